@@ -1,0 +1,161 @@
+"""The ``eventwriter`` command: inspect, validate and export log dirs.
+
+    eventwriter inspect LOGDIR        runs, tags, kinds, counts and step ranges
+    eventwriter validate LOGDIR       exit 0 if every event file is sound, 1 if not
+    eventwriter export LOGDIR --format csv|jsonl [-o FILE|-]
+
+Exit status: 0 success, 1 a corrupt file was found, 2 a usage error or missing log dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TextIO
+
+from eventwriter.errors import RecordError
+from eventwriter.reader import find_event_files, iter_events, iter_scalars, scan_file, value_kind
+
+__all__ = ["main"]
+
+_EVENT_KINDS = {
+    "graph_def": "graph",
+    "meta_graph_def": "meta_graph",
+    "tagged_run_metadata": "run_metadata",
+    "session_log": "session_log",
+    "log_message": "log_message",
+}
+
+
+@dataclass
+class _TagStats:
+    kind: str
+    count: int = 0
+    first_step: int = 0
+    last_step: int = 0
+
+    def add(self, step: int) -> None:
+        if self.count == 0:
+            self.first_step = self.last_step = step
+        self.first_step = min(self.first_step, step)
+        self.last_step = max(self.last_step, step)
+        self.count += 1
+
+
+def _inspect(logdir: str, out: TextIO) -> int:
+    runs = find_event_files(logdir)
+    if not runs:
+        print(f"{logdir}: no event files", file=out)
+        return 0
+    status = 0
+    for run, paths in runs.items():
+        tags: dict[str, _TagStats] = {}
+        events = 0
+        for path in paths:
+            try:
+                for event in iter_events(path):
+                    events += 1
+                    what = event.WhichOneof("what")
+                    if what == "summary":
+                        for value in event.summary.value:
+                            stats = tags.get(value.tag)
+                            if stats is None:
+                                kind = value_kind(value, value.metadata.plugin_data.plugin_name)
+                                stats = tags[value.tag] = _TagStats(kind)
+                            stats.add(event.step)
+                    elif what in _EVENT_KINDS:
+                        name = event.tagged_run_metadata.tag if what == "tagged_run_metadata" else ""
+                        key = f"({_EVENT_KINDS[what]}{': ' + name if name else ''})"
+                        tags.setdefault(key, _TagStats(_EVENT_KINDS[what])).add(event.step)
+            except RecordError as exc:
+                print(f"warning: {exc}; the rest of this file is skipped, as TensorBoard does", file=out)
+                status = 1
+        print(f"run {run!r}: {len(paths)} file(s), {events} event(s)", file=out)
+        if tags:
+            width = max(len(tag) for tag in tags)
+            for tag, stats in sorted(tags.items()):
+                steps = f"{stats.first_step}" if stats.first_step == stats.last_step else (
+                    f"{stats.first_step}..{stats.last_step}"
+                )
+                print(f"  {tag:<{width}}  {stats.kind:<14} {stats.count:>8}  steps {steps}", file=out)
+    return status
+
+
+def _validate(logdir: str, out: TextIO) -> int:
+    runs = find_event_files(logdir)
+    files = [path for paths in runs.values() for path in paths]
+    if not files:
+        print(f"{logdir}: no event files", file=out)
+        return 0
+    corrupt = 0
+    for path in files:
+        report = scan_file(path)
+        state = "ok" if report.sound else "CORRUPT"
+        print(f"{state}: {path} ({report.records} records, {report.size} bytes)", file=out)
+        for problem in report.problems:
+            print(f"  corrupt record at byte {problem.offset}: {problem.reason}", file=out)
+        if report.truncated is not None:
+            print(
+                f"  truncated tail at byte {report.truncated.offset}: {report.truncated.reason} "
+                "(normal while a writer is running; not corruption)",
+                file=out,
+            )
+        if report.records and not report.first_event_ok:
+            print("  note: the first event carries no file_version", file=out)
+        corrupt += not report.sound
+    print(f"{len(files)} file(s) checked, {corrupt} corrupt", file=out)
+    return 1 if corrupt else 0
+
+
+def _export(logdir: str, fmt: str, out: TextIO) -> int:
+    find_event_files(logdir)  # raise FileNotFoundError before any output
+    status = 0
+    writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+    if writer is not None:
+        writer.writerow(["run", "tag", "step", "wall_time", "value"])
+    try:
+        for point in iter_scalars(logdir):
+            if writer is not None:
+                writer.writerow([point.run, point.tag, point.step, repr(point.wall_time), repr(point.value)])
+            else:
+                out.write(json.dumps(point.as_dict()) + "\n")
+    except RecordError as exc:
+        print(f"eventwriter export: {exc}", file=sys.stderr)
+        status = 1
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="eventwriter", description="Inspect, validate and export TensorBoard log dirs.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    inspect = commands.add_parser("inspect", help="list runs, tags, kinds, counts and step ranges")
+    inspect.add_argument("logdir")
+    validate = commands.add_parser("validate", help="check every record of every event file")
+    validate.add_argument("logdir")
+    export = commands.add_parser("export", help="write all scalars as CSV or JSON lines")
+    export.add_argument("logdir")
+    export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    export.add_argument("-o", "--output", default="-", help="output file, '-' for stdout (default)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "inspect":
+            return _inspect(args.logdir, sys.stdout)
+        if args.command == "validate":
+            return _validate(args.logdir, sys.stdout)
+        if args.output == "-":
+            return _export(args.logdir, args.format, sys.stdout)
+        find_event_files(args.logdir)
+        with open(args.output, "w", newline="", encoding="utf-8") as out:
+            return _export(args.logdir, args.format, out)
+    except FileNotFoundError as exc:
+        print(f"eventwriter {args.command}: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,138 @@
+"""Input conversion: user values (Python, numpy, torch) to what the builders take.
+
+torch is never imported here. A torch tensor is recognised by duck typing (it has
+``detach`` and ``numel``), so code that never passes tensors never loads torch.
+Every error names the tag and says what was expected and what came.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "check_tag",
+    "describe",
+    "is_torch_tensor",
+    "to_float",
+    "to_numpy",
+    "to_step",
+    "to_walltime",
+]
+
+
+def describe(value: Any) -> str:
+    """A short description of a value for error messages: its type and a preview."""
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def check_tag(tag: Any, what: str = "tag") -> str:
+    """Return ``tag`` if it is a non-empty string, else raise TypeError/ValueError."""
+    if not isinstance(tag, str):
+        raise TypeError(f"{what} must be a non-empty str, got {describe(tag)}")
+    if not tag:
+        raise ValueError(f"{what} must be a non-empty str, got an empty string")
+    return tag
+
+
+def is_torch_tensor(value: Any) -> bool:
+    """True for a torch.Tensor, found without importing torch."""
+    return type(value).__module__.startswith("torch") and hasattr(value, "detach") and hasattr(value, "numel")
+
+
+def _torch_to_numpy(tensor: Any) -> np.ndarray:
+    tensor = tensor.detach()
+    if tensor.device.type == "meta":
+        raise ValueError("a tensor on the 'meta' device holds no data")
+    dtype = str(tensor.dtype)
+    if dtype == "torch.bfloat16":  # numpy has no bfloat16; float32 holds it exactly
+        tensor = tensor.float()
+    return tensor.cpu().numpy()
+
+
+def to_numpy(value: Any, tag: str, what: str = "value") -> np.ndarray:
+    """Convert a torch tensor, numpy array, Python scalar or sequence to an ndarray."""
+    if isinstance(value, np.ndarray):
+        return value
+    if is_torch_tensor(value):
+        try:
+            return _torch_to_numpy(value)
+        except ValueError as exc:
+            raise ValueError(f"{tag!r}: {what}: {exc}") from None
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{tag!r}: {what} must be numeric (a tensor, an array or a number), got {describe(value)}")
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{tag!r}: {what} must be array-like, got {describe(value)} ({exc})") from None
+    if array.dtype == object:
+        raise TypeError(f"{tag!r}: {what} must be numeric, got {describe(value)}")
+    return array
+
+
+def to_float(tag: str, value: Any) -> float:
+    """Convert a one-element scalar-like value to a Python float (NaN and ±Inf kept)."""
+    if isinstance(value, float):
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, np.ndarray):
+        return float(value)
+    if is_torch_tensor(value):
+        if value.numel() != 1:
+            raise ValueError(
+                f"{tag!r}: scalar_value must hold exactly one element, got a tensor of shape {tuple(value.shape)}"
+            )
+        if value.is_complex():
+            raise TypeError(f"{tag!r}: scalar_value must be real, got a complex tensor")
+        return float(value.detach().reshape(()).item())
+    if isinstance(value, (np.ndarray, np.generic)):
+        if value.size != 1:
+            raise ValueError(
+                f"{tag!r}: scalar_value must hold exactly one element, got an array of shape {value.shape}"
+            )
+        if value.dtype.kind not in "biuf":
+            raise TypeError(f"{tag!r}: scalar_value must be a real number, got an array of dtype {value.dtype}")
+        return float(value.reshape(()))
+    raise TypeError(
+        f"{tag!r}: scalar_value must be a real number or a one-element tensor or array, got {describe(value)}"
+    )
+
+
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def to_step(tag: str, step: Any) -> int | None:
+    """Convert a global step to an int64 (None stays None); reject non-integral values."""
+    if step is None:
+        return None
+    if isinstance(step, bool):
+        raise TypeError(f"{tag!r}: global_step must be an integer, got {describe(step)}")
+    if isinstance(step, numbers.Integral):
+        step = int(step)
+        if not _INT64_MIN <= step <= _INT64_MAX:
+            raise ValueError(f"{tag!r}: global_step must fit in int64, got {step}")
+        return step
+    if isinstance(step, (float, np.floating)):
+        if math.isfinite(step) and float(step).is_integer():
+            return to_step(tag, int(step))
+        raise ValueError(f"{tag!r}: global_step must be an integer, got {describe(step)}")
+    if is_torch_tensor(step) or isinstance(step, np.ndarray):
+        size = step.numel() if is_torch_tensor(step) else step.size
+        if size != 1:
+            raise ValueError(f"{tag!r}: global_step must be a single integer, got {describe(step)}")
+        return to_step(tag, step.reshape(-1)[0].item())
+    raise TypeError(f"{tag!r}: global_step must be an integer, got {describe(step)}")
+
+
+def to_walltime(tag: str, walltime: Any) -> float:
+    """Convert an explicit walltime (seconds since the epoch) to a float."""
+    if isinstance(walltime, float):
+        return walltime
+    if isinstance(walltime, numbers.Real) and not isinstance(walltime, bool):
+        return float(walltime)
+    raise TypeError(f"{tag!r}: walltime must be a number of seconds since the epoch, got {describe(walltime)}")

@@ -1,0 +1,42 @@
+"""eventwriter's own exception types."""
+
+from __future__ import annotations
+
+__all__ = [
+    "CorruptRecordError",
+    "EventWriterError",
+    "RecordError",
+    "TruncatedRecordError",
+    "UndecodableRecordError",
+    "WriterClosedError",
+]
+
+
+class EventWriterError(RuntimeError):
+    """Writing an event file failed in the background; the cause is chained."""
+
+
+class WriterClosedError(ValueError):
+    """An event was added to a writer after ``close()``."""
+
+
+class RecordError(Exception):
+    """A record of an event file that cannot be read, with where it starts."""
+
+    def __init__(self, path: str, offset: int, reason: str) -> None:
+        super().__init__(f"{path}: byte offset {offset}: {reason}")
+        self.path = path
+        self.offset = offset
+        self.reason = reason
+
+
+class TruncatedRecordError(RecordError):
+    """The file ends inside a record: normal while a writer is still appending."""
+
+
+class CorruptRecordError(RecordError):
+    """A length or data CRC does not match: the bytes on disk were damaged."""
+
+
+class UndecodableRecordError(RecordError):
+    """The CRCs match but the data is not a valid Event protocol buffer."""

@@ -1,0 +1,433 @@
+"""EventFileWriter: one event file, written behind the caller by a background thread.
+
+The caller's side costs an append to a deque and, now and then, waking the thread;
+there is no lock and no protobuf object per scalar. The thread frames the queued events
+(eventwriter.record) and writes them in batches through a Sink:
+
+* an event is written (visible to readers) at most ``batch_window`` seconds after it is
+  added, or at once when ``max_queue`` events are pending, or on ``flush()``;
+* whatever was written is made durable (fsync) every ``flush_secs`` and on close;
+* ``close()`` drains the queue and is idempotent; every writer still open when the
+  interpreter exits is closed then, so a script that never calls ``close()`` loses
+  nothing;
+* an error in the thread is kept and raised (as EventWriterError, the cause chained)
+  by the next ``add``/``flush``/``close``, and nobody waits forever on a dead thread;
+* the caller waits only when more than ``MAX_PENDING_BYTES`` are queued, which happens
+  only if the storage is slower than the training loop.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import logging
+import os
+import socket
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from eventwriter.convert import check_tag, describe
+from eventwriter.encoding import ScalarLayout, event_bytes
+from eventwriter.errors import EventWriterError, WriterClosedError
+from eventwriter.proto.event_pb2 import Event, SourceMetadata
+from eventwriter.proto.summary_pb2 import Summary
+from eventwriter.record import frame, frame_many
+from eventwriter.sinks import Sink, Storage, storage_for
+
+__all__ = ["FILE_VERSION", "MAX_PENDING_BYTES", "EventFileWriter"]
+
+logger = logging.getLogger(__name__)
+
+FILE_VERSION = "brain.Event:2"
+MAX_PENDING_BYTES = 64 << 20
+_WRITE_CHUNK_BYTES = 1 << 20  # one write() call per this many bytes of a large batch
+_LAYOUT_CACHE_LIMIT = 10_000
+_MAX_QUEUE_LIMIT = 65_536  # max_queue above this (or below 1) acts as this
+_SUMMARY_KEY = 0x2A  # Event.summary, field 5, length-delimited
+
+# Process-wide: two writers in one process never build the same file name.
+_file_counter = itertools.count()
+_open_writers: weakref.WeakSet[EventFileWriter] = weakref.WeakSet()
+
+
+class _Barrier:
+    """Queued behind events; set by the thread once everything before it is written."""
+
+    __slots__ = ("done", "stop")
+
+    def __init__(self, stop: bool = False) -> None:
+        self.done = threading.Event()
+        self.stop = stop
+
+
+class EventFileWriter:
+    """Writes serialized Events to a new event file in ``logdir``.
+
+    Args:
+        logdir: directory of the event file; created if missing.
+        max_queue: pending events that make an ``add`` start a write at once instead of
+            at the end of the batch window (values below 1 or above 65,536 act as 65,536).
+        flush_secs: seconds between fsyncs of written data.
+        filename_suffix: appended to the file name.
+        clock: wall clock for the file name and the first event.
+        hostname, pid: identity in the file name (default: this machine and process).
+        storage: where the file goes (default: chosen from ``logdir``).
+        batch_window: longest time an added event waits before it is written.
+
+    Raises:
+        TypeError, ValueError: an argument has the wrong type or range.
+        OSError: the directory or the file cannot be created.
+    """
+
+    def __init__(
+        self,
+        logdir: str | os.PathLike[str],
+        max_queue: int = 10,
+        flush_secs: float = 120,
+        filename_suffix: str = "",
+        *,
+        clock: Callable[[], float] = time.time,
+        hostname: str | None = None,
+        pid: int | None = None,
+        storage: Storage | None = None,
+        batch_window: float = 0.1,
+    ) -> None:
+        if not isinstance(max_queue, int) or isinstance(max_queue, bool):
+            raise TypeError(f"max_queue must be an int, got {describe(max_queue)}")
+        if not isinstance(flush_secs, (int, float)) or isinstance(flush_secs, bool) or not flush_secs > 0:
+            raise ValueError(f"flush_secs must be a positive number of seconds, got {describe(flush_secs)}")
+        if not isinstance(filename_suffix, str):
+            raise TypeError(f"filename_suffix must be a str, got {describe(filename_suffix)}")
+        if not isinstance(batch_window, (int, float)) or not 0 <= batch_window <= 60:
+            raise ValueError(f"batch_window must be between 0 and 60 seconds, got {describe(batch_window)}")
+        self._logdir = os.fspath(logdir)
+        self._max_queue = min(max_queue, _MAX_QUEUE_LIMIT) if max_queue > 0 else _MAX_QUEUE_LIMIT
+        self._flush_secs = float(flush_secs)
+        self._suffix = filename_suffix
+        self._clock = clock
+        self._hostname = socket.gethostname() if hostname is None else hostname
+        self._pid = os.getpid() if pid is None else pid
+        self._storage = storage if storage is not None else storage_for(self._logdir)
+        self._batch_window = float(batch_window)
+        self._close_lock = threading.Lock()
+        self._first_lock = threading.Lock()
+        self._layouts: dict[Any, ScalarLayout] = {}
+        self._open()
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def _open(self) -> None:
+        self._storage.makedirs(self._logdir)
+        self._sink = self._create_file()
+        self._path = self._sink.path
+        # Not "closed" and no error: the hot path checks this single attribute.
+        self._state: BaseException | None = None
+        self._closed = False
+        self._error: BaseException | None = None
+        self._error_reported = False
+        self._pending: deque[bytes | _Barrier] = deque()
+        self._enqueued_bytes = 0  # grows in callers' threads
+        self._written_bytes = 0  # grows in the writer thread
+        self._idle = True
+        self._urgent = False
+        self._wakeup = threading.Event()
+        self._described: set[str] = set()  # tags whose metadata this file already has
+        first = Event(
+            wall_time=self._clock(),
+            file_version=FILE_VERSION,
+            source_metadata=SourceMetadata(writer="eventwriter"),
+        )
+        self._sink.write(frame(first.SerializeToString()))
+        self._thread = threading.Thread(target=self._run, name=f"eventwriter:{self._path}", daemon=True)
+        self._thread.start()
+        _open_writers.add(self)
+
+    def _create_file(self) -> Sink:
+        stamp = int(self._clock())
+        for _ in range(1000):
+            name = f"events.out.tfevents.{stamp:010d}.{self._hostname}.{self._pid}.{next(_file_counter)}{self._suffix}"
+            try:
+                return self._storage.create(self._storage.join(self._logdir, name))
+            except FileExistsError:  # another process with our pid and counter; take the next number
+                continue
+        raise FileExistsError(f"no free event file name in {self._logdir}")
+
+    def get_logdir(self) -> str:
+        """The directory of the event file."""
+        return self._logdir
+
+    @property
+    def path(self) -> str:
+        """The path of the event file currently written."""
+        return self._path
+
+    @property
+    def closed(self) -> bool:
+        """True after ``close()``."""
+        return self._closed
+
+    def flush(self) -> None:
+        """Return once every event added before this call is written to the file."""
+        self._check()
+        barrier = _Barrier()
+        self._pending.append(barrier)
+        self._wake(urgent=True)
+        self._wait(barrier)
+        self._check()
+
+    def close(self) -> None:
+        """Write everything pending, sync and close the file. Later calls do nothing.
+
+        Raises:
+            EventWriterError: the background thread failed and no call reported it yet.
+        """
+        with self._close_lock:
+            if not self._closed:
+                self._closed = True
+                if self._state is None:
+                    self._state = WriterClosedError(f"event file {self._path} is closed")
+                    barrier = _Barrier(stop=True)
+                    self._pending.append(barrier)
+                    self._wake(urgent=True)
+                    self._wait(barrier)
+                self._thread.join()
+                _open_writers.discard(self)
+                if self._error is not None:
+                    self._sink_close_quietly()
+            if self._error is not None and not self._error_reported:
+                self._error_reported = True
+                raise self._failure()
+
+    def reopen(self) -> None:
+        """After ``close()``, continue in a new event file in the same directory.
+
+        Does nothing while the writer is open.
+        """
+        with self._close_lock:
+            if not self._closed:
+                return
+            self._open()
+
+    # -- adding events -----------------------------------------------------------
+
+    def add_event(self, event: Event) -> None:
+        """Queue an Event (this package's proto class)."""
+        if not isinstance(event, Event):
+            raise TypeError(f"add_event expects an eventwriter Event, got {describe(event)}")
+        self.write_serialized(event.SerializeToString())
+
+    def write_serialized(self, data: bytes) -> None:
+        """Queue the bytes of a serialized Event."""
+        self._check()
+        self._enqueue(data)
+
+    def write_scalar(
+        self,
+        tag: str,
+        value: float,
+        step: int | None,
+        wall_time: float,
+        new_style: bool = False,
+        double_precision: bool = False,
+    ) -> None:
+        """Queue one scalar event; the hot path of ``add_scalar``.
+
+        ``value``, ``step`` and ``wall_time`` are already converted; ``tag`` is checked
+        here, once per tag.
+        """
+        if self._state is not None:
+            self._check()
+        try:
+            layout = self._layouts[(tag, new_style, double_precision)]
+        except (KeyError, TypeError):
+            self._write_first_scalar(tag, value, step, wall_time, new_style, double_precision)
+            return
+        self._enqueue(layout.encode(value, step, wall_time))
+
+    def _write_first_scalar(
+        self, tag: str, value: float, step: int | None, wall_time: float, new_style: bool, double_precision: bool
+    ) -> None:
+        check_tag(tag)
+        layout = ScalarLayout(tag, bool(new_style), bool(double_precision))
+        with self._first_lock:
+            # The event carrying the metadata is queued before the tag counts as described,
+            # so no other thread can queue a value without metadata ahead of it.
+            first = bool(new_style) and tag not in self._described
+            self._enqueue(layout.encode(value, step, wall_time, first=first))
+            if first:
+                self._described.add(tag)
+            if len(self._layouts) >= _LAYOUT_CACHE_LIMIT:
+                self._layouts.clear()
+            self._layouts[(tag, new_style, double_precision)] = layout
+
+    def write_summary(self, summary: Summary, step: int | None, wall_time: float) -> None:
+        """Queue a Summary built by eventwriter (it may be modified).
+
+        The plugin metadata of a tag is written with its first value in the file only;
+        it is removed from later values, since TensorBoard reads just the first.
+        """
+        self._check()
+        values = summary.value
+        fresh = {v.tag for v in values if v.tag not in self._described and v.HasField("metadata")}
+        if not fresh:
+            for value in values:
+                value.ClearField("metadata")
+            self._enqueue(event_bytes(wall_time, step, _SUMMARY_KEY, summary.SerializeToString()))
+            return
+        with self._first_lock:
+            described = self._described
+            for value in values:
+                if value.tag in described:
+                    value.ClearField("metadata")
+            self._enqueue(event_bytes(wall_time, step, _SUMMARY_KEY, summary.SerializeToString()))
+            described.update(fresh)
+
+    def _enqueue(self, data: bytes) -> None:
+        pending = self._pending
+        pending.append(data)
+        self._enqueued_bytes += len(data)
+        if self._idle or len(pending) >= self._max_queue:
+            self._wake(urgent=len(pending) >= self._max_queue)
+
+    def _wake(self, urgent: bool) -> None:
+        if urgent:
+            if not self._urgent:
+                self._urgent = True
+                self._idle = False
+                self._wakeup.set()
+        elif self._idle:
+            self._idle = False
+            self._wakeup.set()
+        # Counters are updated without a lock; a lost increment only loosens this bound.
+        if self._enqueued_bytes - self._written_bytes > MAX_PENDING_BYTES:
+            self._wait_for_backlog()
+
+    def _wait_for_backlog(self) -> None:
+        while self._enqueued_bytes - self._written_bytes > MAX_PENDING_BYTES // 2 and self._thread.is_alive():
+            self._urgent = True
+            self._wakeup.set()
+            time.sleep(0.005)
+
+    def _check(self) -> None:
+        state = self._state
+        if state is None:
+            return
+        if self._error is not None:
+            self._error_reported = True
+            raise self._failure()
+        raise state
+
+    def _failure(self) -> EventWriterError:
+        error = EventWriterError(f"writing event file {self._path} failed: {self._error!r}")
+        error.__cause__ = self._error
+        return error
+
+    def _wait(self, barrier: _Barrier) -> None:
+        while not barrier.done.wait(0.1):
+            if not self._thread.is_alive():
+                return
+
+    # -- the writer thread -------------------------------------------------------
+
+    def _run(self) -> None:
+        last_sync = time.monotonic()
+        unsynced = False
+        try:
+            while True:
+                timeout = max(0.0, last_sync + self._flush_secs - time.monotonic()) if unsynced else None
+                self._wakeup.wait(timeout)
+                self._wakeup.clear()
+                if not self._urgent and self._pending:
+                    # Batch window: let a burst of adds gather into one write.
+                    self._wakeup.wait(self._batch_window)
+                    self._wakeup.clear()
+                self._urgent = False
+                wrote, stop = self._write_pending()
+                unsynced = unsynced or wrote
+                if stop or (unsynced and time.monotonic() - last_sync >= self._flush_secs):
+                    self._sink.sync()
+                    last_sync, unsynced = time.monotonic(), False
+                if stop:
+                    self._sink.close()
+                    return
+                self._idle = True
+                if self._pending:  # an add may have missed the idle flag
+                    self._idle = False
+                    self._wakeup.set()
+        except BaseException as exc:  # noqa: BLE001 - kept and raised in the caller's thread
+            self._fail(exc)
+
+    def _write_pending(self) -> tuple[bool, bool]:
+        """Write everything queued; return (wrote anything, a close barrier was reached)."""
+        pending = self._pending
+        batch: list[bytes] = []
+        size = 0
+        wrote = False
+        while pending:
+            item = pending.popleft()
+            if isinstance(item, bytes):
+                batch.append(item)
+                size += len(item)
+                if size < _WRITE_CHUNK_BYTES:
+                    continue
+            if batch:
+                self._sink.write(frame_many(batch))
+                self._written_bytes += size
+                batch, size, wrote = [], 0, True
+            if isinstance(item, _Barrier):
+                item.done.set()
+                if item.stop:
+                    return wrote, True
+        if batch:
+            self._sink.write(frame_many(batch))
+            self._written_bytes += size
+            wrote = True
+        return wrote, False
+
+    def _fail(self, exc: BaseException) -> None:
+        self._error = exc
+        self._state = exc
+        lost = 0
+        while self._pending:  # wake everyone waiting on a barrier; count what is lost
+            item = self._pending.popleft()
+            if isinstance(item, _Barrier):
+                item.done.set()
+            else:
+                lost += 1
+        logger.error("eventwriter: writing %s failed (%d queued events not written): %r", self._path, lost, exc)
+
+    def _sink_close_quietly(self) -> None:
+        try:
+            self._sink.close()
+        except OSError:
+            pass
+
+    def _forget_after_fork(self) -> None:
+        self._state = EventWriterError(
+            f"event file {self._path} belongs to process {self._pid}; this forked child cannot write it "
+            "(create a new writer in the child)"
+        )
+        self._pending = deque()
+
+
+def _close_all_at_exit() -> None:
+    for writer in list(_open_writers):
+        try:
+            writer.close()
+        except Exception as exc:  # noqa: BLE001 - nothing to raise to at exit
+            logger.error("eventwriter: closing %s at exit failed: %r", writer.path, exc)
+
+
+def _after_fork_in_child() -> None:
+    for writer in list(_open_writers):
+        writer._forget_after_fork()
+    _open_writers.clear()
+
+
+atexit.register(_close_all_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

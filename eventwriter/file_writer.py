@@ -1,0 +1,90 @@
+"""FileWriter: torch.utils.tensorboard's FileWriter API over an EventFileWriter.
+
+It takes Event and Summary objects of any protobuf class with ``SerializeToString``
+(eventwriter's, tensorboard's, tensorboardX's): frameworks such as Lightning and
+stable-baselines3 hand it summaries they built themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from eventwriter.convert import describe, to_step, to_walltime
+from eventwriter.event_file import EventFileWriter
+from eventwriter.proto.event_pb2 import Event, TaggedRunMetadata
+from eventwriter.proto.summary_pb2 import Summary
+
+__all__ = ["FileWriter"]
+
+
+def _convert(message: Any, cls: type, what: str) -> Any:
+    if isinstance(message, cls):
+        return message
+    serialize = getattr(message, "SerializeToString", None)
+    if not callable(serialize):
+        raise TypeError(f"{what} must be a protocol buffer {cls.__name__}, got {describe(message)}")
+    return cls.FromString(serialize())
+
+
+class FileWriter:
+    """Writes Events and Summaries to an event file in ``log_dir``.
+
+    Args:
+        log_dir: directory of the event file (str or path-like).
+        max_queue: pending events that make an ``add`` start a write at once.
+        flush_secs: seconds between fsyncs of written data.
+        filename_suffix: appended to the event file's name.
+    """
+
+    def __init__(
+        self, log_dir: str | os.PathLike[str], max_queue: int = 10, flush_secs: float = 120, filename_suffix: str = ""
+    ) -> None:
+        self.event_writer = EventFileWriter(str(log_dir), max_queue, flush_secs, filename_suffix)
+
+    def get_logdir(self) -> str:
+        """The directory of the event file."""
+        return self.event_writer.get_logdir()
+
+    def add_event(self, event: Any, step: Any = None, walltime: Any = None) -> None:
+        """Write an Event, setting its wall time (now, or ``walltime``) and ``step``.
+
+        As in torch, an eventwriter Event passed in is modified in place.
+        """
+        event = _convert(event, Event, "event")
+        event.wall_time = time.time() if walltime is None else to_walltime("event", walltime)
+        if step is not None:
+            event.step = to_step("event", step)
+        self.event_writer.add_event(event)
+
+    def add_summary(self, summary: Any, global_step: Any = None, walltime: Any = None) -> None:
+        """Write a Summary in an Event with ``global_step`` and ``walltime``."""
+        self.add_event(Event(summary=_convert(summary, Summary, "summary")), global_step, walltime)
+
+    def add_graph(self, graph_profile: Any, walltime: Any = None) -> None:
+        """Write a ``(GraphDef, RunMetadata)`` pair as torch's ``add_graph`` does.
+
+        The graph goes in a ``graph_def`` event, the run metadata in a
+        ``tagged_run_metadata`` event with tag "step1".
+        """
+        graph, run_metadata = graph_profile
+        self.add_event(Event(graph_def=graph.SerializeToString()), None, walltime)
+        tagged = TaggedRunMetadata(tag="step1", run_metadata=run_metadata.SerializeToString())
+        self.add_event(Event(tagged_run_metadata=tagged), None, walltime)
+
+    def add_onnx_graph(self, graph: Any, walltime: Any = None) -> None:
+        """Write a GraphDef in a ``graph_def`` event."""
+        self.add_event(Event(graph_def=graph.SerializeToString()), None, walltime)
+
+    def flush(self) -> None:
+        """Return once every event added so far is written to the file."""
+        self.event_writer.flush()
+
+    def close(self) -> None:
+        """Write what is pending and close the file; later calls do nothing."""
+        self.event_writer.close()
+
+    def reopen(self) -> None:
+        """After ``close()``, continue in a new event file in the same directory."""
+        self.event_writer.reopen()

@@ -1,0 +1,268 @@
+"""Reading event files back: records, events, runs and scalars; no tensorboard needed.
+
+A damaged file is described, never guessed at:
+
+* the file ends inside a record: ``TruncatedRecordError`` (normal while a writer is
+  still appending; TensorBoard treats it as not yet written);
+* a length or data CRC does not match: ``CorruptRecordError`` (TensorBoard stops
+  reading the file there);
+* the CRCs match but the bytes are no Event: ``UndecodableRecordError``.
+
+A length field is never trusted for an allocation: at most the bytes that are actually
+left in the file are read.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from eventwriter.errors import CorruptRecordError, RecordError, TruncatedRecordError, UndecodableRecordError
+from eventwriter.proto.event_pb2 import Event
+from eventwriter.proto.summary_pb2 import Summary
+from eventwriter.proto.types_pb2 import DT_DOUBLE, DT_FLOAT
+from eventwriter.record import FOOTER_SIZE, HEADER_SIZE, masked_crc32c
+
+__all__ = [
+    "FileReport",
+    "Record",
+    "ScalarPoint",
+    "find_event_files",
+    "iter_events",
+    "iter_records",
+    "iter_scalars",
+    "scan_file",
+    "value_kind",
+]
+
+_MAX_RECORD_BYTES = (1 << 31) - 1  # protobuf cannot hold a larger Event
+_unpack_length = struct.Struct("<Q").unpack
+_unpack_crc = struct.Struct("<I").unpack
+
+
+@dataclass(frozen=True)
+class Record:
+    """The data of one record and the byte offset where the record starts."""
+
+    offset: int
+    data: bytes
+
+
+def _read_record(handle: BinaryIO, path: str, offset: int, size: int) -> Record | None:
+    """Read the record at ``offset``; None at a clean end of file."""
+    header = handle.read(HEADER_SIZE)
+    if not header:
+        return None
+    if len(header) < HEADER_SIZE:
+        raise TruncatedRecordError(path, offset, f"file ends after {len(header)} of 12 header bytes")
+    (length,) = _unpack_length(header[:8])
+    (length_crc,) = _unpack_crc(header[8:])
+    if masked_crc32c(header[:8]) != length_crc:
+        raise CorruptRecordError(path, offset, "length CRC mismatch")
+    if length > _MAX_RECORD_BYTES:
+        raise CorruptRecordError(path, offset, f"length field claims {length} bytes, more than any Event can hold")
+    available = size - offset - HEADER_SIZE
+    if length + FOOTER_SIZE > available:
+        raise TruncatedRecordError(
+            path, offset, f"file ends inside a record of {length} bytes ({max(available, 0)} bytes left)"
+        )
+    data = handle.read(length)
+    footer = handle.read(FOOTER_SIZE)
+    if len(data) < length or len(footer) < FOOTER_SIZE:  # the file shrank while we read
+        raise TruncatedRecordError(path, offset, "file ends inside the record")
+    if masked_crc32c(data) != _unpack_crc(footer)[0]:
+        raise CorruptRecordError(path, offset, "data CRC mismatch")
+    return Record(offset, data)
+
+
+def iter_records(path: str | os.PathLike[str]) -> Iterator[Record]:
+    """Yield the records of an event file in order.
+
+    Raises:
+        TruncatedRecordError, CorruptRecordError: at the first record that cannot be
+            read, after every record before it was yielded.
+    """
+    path = os.fspath(path)
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        offset = 0
+        while True:
+            record = _read_record(handle, path, offset, size)
+            if record is None:
+                return
+            yield record
+            offset += HEADER_SIZE + len(record.data) + FOOTER_SIZE
+
+
+def decode_event(record: Record, path: str) -> Event:
+    """Parse a record's data as an Event, or raise UndecodableRecordError."""
+    try:
+        return Event.FromString(record.data)
+    except Exception as exc:  # protobuf raises DecodeError or RuntimeError by backend
+        raise UndecodableRecordError(path, record.offset, f"not an Event ({exc})") from None
+
+
+def iter_events(path: str | os.PathLike[str], *, stop_at_truncation: bool = True) -> Iterator[Event]:
+    """Yield the Events of a file.
+
+    Args:
+        path: the event file.
+        stop_at_truncation: end quietly at a truncated tail (what TensorBoard does);
+            with False, raise TruncatedRecordError there.
+
+    Raises:
+        CorruptRecordError, UndecodableRecordError: at the first damaged record.
+    """
+    path = os.fspath(path)
+    try:
+        for record in iter_records(path):
+            yield decode_event(record, path)
+    except TruncatedRecordError:
+        if not stop_at_truncation:
+            raise
+
+
+@dataclass
+class FileReport:
+    """What ``scan_file`` found in one event file."""
+
+    path: str
+    size: int = 0
+    records: int = 0
+    first_event_ok: bool = False
+    truncated: TruncatedRecordError | None = None
+    problems: list[RecordError] = field(default_factory=list)
+
+    @property
+    def sound(self) -> bool:
+        """No corrupt or undecodable record (a truncated tail is not a fault)."""
+        return not self.problems
+
+
+def scan_file(path: str | os.PathLike[str]) -> FileReport:
+    """Check every record of a file and report the damaged ones.
+
+    After a data CRC mismatch the length is still trusted (its own CRC matched), so the
+    scan goes on with the next record; after a length CRC mismatch it cannot go on.
+    """
+    path = os.fspath(path)
+    report = FileReport(path, size=os.path.getsize(path))
+    with open(path, "rb") as handle:
+        offset = 0
+        while True:
+            handle.seek(offset)
+            try:
+                record = _read_record(handle, path, offset, report.size)
+            except TruncatedRecordError as exc:
+                report.truncated = exc
+                return report
+            except CorruptRecordError as exc:
+                report.problems.append(exc)
+                if exc.reason != "data CRC mismatch":
+                    return report
+                handle.seek(offset)
+                (length,) = _unpack_length(handle.read(8))
+                offset += HEADER_SIZE + length + FOOTER_SIZE
+                continue
+            if record is None:
+                return report
+            try:
+                event = decode_event(record, path)
+            except UndecodableRecordError as exc:
+                report.problems.append(exc)
+            else:
+                if report.records == 0:
+                    report.first_event_ok = event.WhichOneof("what") == "file_version"
+            report.records += 1
+            offset = handle.tell()
+
+
+def find_event_files(logdir: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """Map each run (directory relative to ``logdir``, "." for itself) to its event files.
+
+    Files are those with "tfevents" in their name, in name order (TensorBoard's order).
+    """
+    logdir = os.fspath(logdir)
+    if os.path.isfile(logdir):
+        return {".": [logdir]}
+    if not os.path.isdir(logdir):
+        raise FileNotFoundError(f"no such log dir: {logdir}")
+    runs: dict[str, list[str]] = {}
+    for directory, subdirs, files in os.walk(logdir):
+        subdirs.sort()
+        names = sorted(name for name in files if "tfevents" in name)
+        if names:
+            run = os.path.relpath(directory, logdir)
+            runs[run] = [os.path.join(directory, name) for name in names]
+    return runs
+
+
+def value_kind(value: Summary.Value, plugin_name: str = "") -> str:
+    """The kind of a summary value: its plugin name, or the kind its oneof field implies."""
+    if plugin_name:
+        return plugin_name
+    field_name = value.WhichOneof("value")
+    return {
+        "simple_value": "scalars",
+        "image": "images",
+        "histo": "histograms",
+        "audio": "audio",
+        "tensor": "tensors",
+    }.get(field_name or "", field_name or "empty")
+
+
+def scalar_value(value: Summary.Value) -> float | None:
+    """The number of a scalar value (simple_value or a one-element float tensor)."""
+    if value.HasField("simple_value"):
+        return value.simple_value
+    if value.HasField("tensor"):
+        tensor = value.tensor
+        if tensor.dtype == DT_FLOAT and len(tensor.float_val) == 1:
+            return tensor.float_val[0]
+        if tensor.dtype == DT_DOUBLE and len(tensor.double_val) == 1:
+            return tensor.double_val[0]
+    return None
+
+
+@dataclass(frozen=True)
+class ScalarPoint:
+    """One scalar as read from a log dir."""
+
+    run: str
+    tag: str
+    step: int
+    wall_time: float
+    value: float
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready dict; NaN and infinities become "NaN", "Infinity", "-Infinity"."""
+        value: object = self.value
+        if not math.isfinite(self.value):
+            value = "NaN" if math.isnan(self.value) else ("Infinity" if self.value > 0 else "-Infinity")
+        return {"run": self.run, "tag": self.tag, "step": self.step, "wall_time": self.wall_time, "value": value}
+
+
+def iter_scalars(logdir: str | os.PathLike[str]) -> Iterator[ScalarPoint]:
+    """Yield every scalar of every run, run by run, in file order.
+
+    A value counts as a scalar when it is a ``simple_value``, or a one-element float
+    tensor of a tag whose first metadata names the scalars plugin.
+    """
+    for run, paths in find_event_files(logdir).items():
+        plugins: dict[str, str] = {}
+        for path in paths:
+            for event in iter_events(path):
+                if event.WhichOneof("what") != "summary":
+                    continue
+                for value in event.summary.value:
+                    if value.tag not in plugins:
+                        plugins[value.tag] = value.metadata.plugin_data.plugin_name
+                    if value.HasField("tensor") and plugins[value.tag] != "scalars":
+                        continue
+                    number = scalar_value(value)
+                    if number is not None:
+                        yield ScalarPoint(run, value.tag, event.step, event.wall_time, number)

@@ -1,0 +1,117 @@
+"""TFRecord framing: how each serialized Event is stored in an event file.
+
+Every record is, in little-endian byte order::
+
+    uint64  length                  len(data)
+    uint32  masked_crc32c(length)   CRC of the 8 length bytes
+    byte    data[length]            a serialized Event
+    uint32  masked_crc32c(data)
+
+CRC-32C is the Castagnoli polynomial (reflected 0x82F63B78), not zlib's CRC-32. The
+mask rotates the CRC right by 15 bits and adds ``MASK_DELTA``, so that a CRC stored
+inside data does not look like a valid CRC of that data.
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+from collections.abc import Callable, Iterable
+
+__all__ = [
+    "FOOTER_SIZE",
+    "HEADER_SIZE",
+    "MASK_DELTA",
+    "crc32c",
+    "frame",
+    "frame_many",
+    "masked_crc32c",
+]
+
+MASK_DELTA = 0xA282EAD8
+HEADER_SIZE = 12  # uint64 length + uint32 masked CRC of the length
+FOOTER_SIZE = 4  # uint32 masked CRC of the data
+
+_pack_length = struct.Struct("<Q").pack
+_pack_crc = struct.Struct("<I").pack
+
+
+def _python_crc32c_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+def _make_python_crc32c() -> Callable[[bytes], int]:
+    table = _python_crc32c_table()
+
+    def python_crc32c(data: bytes) -> int:
+        crc = 0xFFFFFFFF
+        for byte in memoryview(data).cast("B"):
+            crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+        return crc ^ 0xFFFFFFFF
+
+    return python_crc32c
+
+
+try:
+    from crc32c import crc32c as _crc32c
+except ImportError:  # pragma: no cover - exercised by tests through _make_python_crc32c
+    warnings.warn(
+        "the 'crc32c' package is not installed; eventwriter falls back to a slow "
+        "pure-Python CRC-32C (pip install crc32c)",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+    _crc32c = _make_python_crc32c()
+
+
+def crc32c(data: bytes) -> int:
+    """Return the CRC-32C (Castagnoli) of ``data``."""
+    return _crc32c(data)
+
+
+def masked_crc32c(data: bytes) -> int:
+    """Return the masked CRC-32C that TFRecord stores after length and data."""
+    crc = _crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + MASK_DELTA) & 0xFFFFFFFF
+
+
+# Lengths repeat (every scalar event of a tag has the same length), so the 12 header
+# bytes of recent lengths are kept; the cache is cleared when it grows past this size.
+_HEADER_CACHE_LIMIT = 4096
+_headers: dict[int, bytes] = {}
+
+
+def _header(length: int) -> bytes:
+    header = _headers.get(length)
+    if header is None:
+        if len(_headers) >= _HEADER_CACHE_LIMIT:
+            _headers.clear()
+        encoded = _pack_length(length)
+        header = _headers[length] = encoded + _pack_crc(masked_crc32c(encoded))
+    return header
+
+
+def frame(data: bytes) -> bytes:
+    """Return ``data`` framed as one record: header, data, footer."""
+    return b"".join((_header(len(data)), data, _pack_crc(masked_crc32c(data))))
+
+
+def frame_many(records: Iterable[bytes]) -> bytes:
+    """Return the records framed one after another, ready for a single write."""
+    parts: list[bytes] = []
+    append = parts.append
+    header = _header
+    crc = _crc32c
+    pack = _pack_crc
+    for data in records:
+        append(header(len(data)))
+        append(data)
+        c = crc(data)
+        append(pack((((c >> 15) | (c << 17)) + MASK_DELTA) & 0xFFFFFFFF))
+    return b"".join(parts)

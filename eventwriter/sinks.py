@@ -1,0 +1,101 @@
+"""Where bytes go: the Sink an event file is written through, and the Storage that
+creates sinks and directories for a log dir.
+
+A Sink receives the framed records of one file, in order, from one thread at a time.
+Local paths are served by ``LocalStorage``; ``storage_for`` is the one place that maps
+a log dir to a storage, so remote file systems plug in there.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol, runtime_checkable
+
+__all__ = ["LocalFileSink", "LocalStorage", "Sink", "Storage", "storage_for"]
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """An append-only destination for the bytes of one file."""
+
+    path: str
+
+    def write(self, data: bytes) -> None:
+        """Append ``data``; when this returns, readers of the file can see it."""
+
+    def sync(self) -> None:
+        """Make everything written so far durable (it survives a machine crash)."""
+
+    def close(self) -> None:
+        """Sync and release the destination; later calls do nothing."""
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """Directories and new files below a log dir."""
+
+    def makedirs(self, path: str) -> None:
+        """Create ``path`` and its parents if missing."""
+
+    def create(self, path: str) -> Sink:
+        """Create a new file at ``path``; raise FileExistsError rather than replace one."""
+
+    def join(self, *parts: str) -> str:
+        """Join path components the way this storage spells paths."""
+
+
+class LocalFileSink:
+    """A local file opened for appending, written with unbuffered ``os.write`` calls."""
+
+    def __init__(self, path: str) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        self.path = path
+        self._fd: int | None = os.open(path, flags, 0o666)
+
+    def write(self, data: bytes) -> None:
+        if self._fd is None:
+            raise ValueError(f"write to closed file {self.path}")
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+
+    def sync(self) -> None:
+        if self._fd is not None:
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+class LocalStorage:
+    """Storage on the local file system."""
+
+    def makedirs(self, path: str) -> None:
+        os.makedirs(path, exist_ok=True)
+
+    def create(self, path: str) -> LocalFileSink:
+        return LocalFileSink(path)
+
+    def join(self, *parts: str) -> str:
+        return os.path.join(*parts)
+
+
+_LOCAL = LocalStorage()
+
+
+def storage_for(path: str) -> Storage:
+    """Return the storage that serves ``path``.
+
+    Raises:
+        ValueError: ``path`` is a URL of a file system eventwriter cannot write to.
+    """
+    scheme, sep, _ = path.partition("://")
+    if sep and scheme.replace("+", "").isalnum():
+        raise ValueError(f"log dir {path!r}: URLs ({scheme}://) are not supported yet; give a local path")
+    return _LOCAL

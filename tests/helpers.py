@@ -1,0 +1,44 @@
+"""Helpers shared by the tests: reading runs back with eventwriter's own reader."""
+
+from __future__ import annotations
+
+import os
+
+from eventwriter.proto.event_pb2 import Event
+from eventwriter.reader import find_event_files, iter_events
+
+
+def event_files(logdir: str) -> list[str]:
+    """Every event file below ``logdir``."""
+    return [path for paths in find_event_files(logdir).values() for path in paths]
+
+
+def run_events(run_dir: str) -> list[Event]:
+    """The events of the files directly in ``run_dir``, in file order."""
+    names = sorted(name for name in os.listdir(run_dir) if "tfevents" in name)
+    return [event for name in names for event in iter_events(os.path.join(run_dir, name))]
+
+
+def summary_values(run_dir: str) -> list[tuple[int, str, Event]]:
+    """(step, tag, event) for every summary value of a run, in order."""
+    out = []
+    for event in run_events(run_dir):
+        if event.WhichOneof("what") == "summary":
+            for value in event.summary.value:
+                out.append((event.step, value.tag, value))
+    return out
+
+
+def scalars(run_dir: str, tag: str) -> list[tuple[int, float]]:
+    """(step, value) of a tag's simple_value or float tensor scalars."""
+    out = []
+    for step, value_tag, value in summary_values(run_dir):
+        if value_tag != tag:
+            continue
+        if value.HasField("simple_value"):
+            out.append((step, value.simple_value))
+        elif value.tensor.float_val:
+            out.append((step, value.tensor.float_val[0]))
+        else:
+            out.append((step, value.tensor.double_val[0]))
+    return out
