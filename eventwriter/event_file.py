@@ -115,7 +115,6 @@ class EventFileWriter:
         self._batch_window = float(batch_window)
         self._close_lock = threading.Lock()
         self._first_lock = threading.Lock()
-        self._layouts: dict[Any, ScalarLayout] = {}
         self._open()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -136,6 +135,7 @@ class EventFileWriter:
         self._urgent = False
         self._wakeup = threading.Event()
         self._described: set[str] = set()  # tags whose metadata this file already has
+        self._layouts: dict[Any, ScalarLayout] = {}  # per file: a miss marks a tag's first value
         first = Event(
             wall_time=self._clock(),
             file_version=FILE_VERSION,

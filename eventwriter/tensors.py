@@ -68,7 +68,7 @@ def make_tensor_proto(array: np.ndarray, *, bfloat16: bool = False) -> TensorPro
     try:
         dtype, field = _FIELDS[array.dtype]
     except KeyError:
-        raise TypeError(f"no TensorProto type for numpy dtype {array.dtype}") from None
+        raise TypeError(f"expected a numeric, bool or string dtype, got dtype {array.dtype}") from None
     if array.dtype.kind == "c":
         flat = flat.view(np.float32 if array.dtype == np.complex64 else np.float64)
     proto = TensorProto(dtype=dtype, tensor_shape=_shape(array))
