@@ -78,8 +78,10 @@ def _inspect(logdir: str, out: TextIO) -> int:
         if tags:
             width = max(len(tag) for tag in tags)
             for tag, stats in sorted(tags.items()):
-                steps = f"{stats.first_step}" if stats.first_step == stats.last_step else (
-                    f"{stats.first_step}..{stats.last_step}"
+                steps = (
+                    f"{stats.first_step}"
+                    if stats.first_step == stats.last_step
+                    else (f"{stats.first_step}..{stats.last_step}")
                 )
                 print(f"  {tag:<{width}}  {stats.kind:<14} {stats.count:>8}  steps {steps}", file=out)
     return status
@@ -130,7 +132,9 @@ def _export(logdir: str, fmt: str, out: TextIO) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="eventwriter", description="Inspect, validate and export TensorBoard log dirs.")
+    parser = argparse.ArgumentParser(
+        prog="eventwriter", description="Inspect, validate and export TensorBoard log dirs."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     inspect = commands.add_parser("inspect", help="list runs, tags, kinds, counts and step ranges")
     inspect.add_argument("logdir")

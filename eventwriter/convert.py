@@ -53,7 +53,7 @@ def _torch_to_numpy(tensor: Any) -> np.ndarray:
     dtype = str(tensor.dtype)
     if dtype == "torch.bfloat16":  # numpy has no bfloat16; float32 holds it exactly
         tensor = tensor.float()
-    return tensor.cpu().numpy()
+    return np.asarray(tensor.cpu().numpy())
 
 
 def to_numpy(value: Any, tag: str, what: str = "value") -> np.ndarray:
@@ -113,10 +113,10 @@ def to_step(tag: str, step: Any) -> int | None:
     if isinstance(step, bool):
         raise TypeError(f"{tag!r}: global_step must be an integer, got {describe(step)}")
     if isinstance(step, numbers.Integral):
-        step = int(step)
-        if not _INT64_MIN <= step <= _INT64_MAX:
-            raise ValueError(f"{tag!r}: global_step must fit in int64, got {step}")
-        return step
+        value = int(step)
+        if not _INT64_MIN <= value <= _INT64_MAX:
+            raise ValueError(f"{tag!r}: global_step must fit in int64, got {value}")
+        return value
     if isinstance(step, (float, np.floating)):
         if math.isfinite(step) and float(step).is_integer():
             return to_step(tag, int(step))

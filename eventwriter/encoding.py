@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable
 
 from eventwriter.plugins import scalars
 
@@ -72,7 +73,8 @@ class ScalarLayout:
     from its first value, so later values leave it out).
     """
 
-    __slots__ = ("_head", "_head_first", "_tail_first", "_pack_value")
+    __slots__ = ("_head", "_head_first", "_pack_value", "_tail_first")
+    _pack_value: Callable[[float], bytes]
 
     def __init__(self, tag: str, new_style: bool = False, double_precision: bool = False) -> None:
         tag_field = _field(0x0A, tag.encode("utf-8"))

@@ -358,7 +358,7 @@ class EventFileWriter:
                 if self._pending:  # an add may have missed the idle flag
                     self._idle = False
                     self._wakeup.set()
-        except BaseException as exc:  # noqa: BLE001 - kept and raised in the caller's thread
+        except BaseException as exc:
             self._fail(exc)
 
     def _write_pending(self) -> tuple[bool, bool]:
@@ -418,7 +418,7 @@ def _close_all_at_exit() -> None:
     for writer in list(_open_writers):
         try:
             writer.close()
-        except Exception as exc:  # noqa: BLE001 - nothing to raise to at exit
+        except Exception as exc:
             logger.error("eventwriter: closing %s at exit failed: %r", writer.path, exc)
 
 

@@ -11,6 +11,8 @@ import os
 import time
 from typing import Any
 
+from google.protobuf.message import Message
+
 from eventwriter.convert import describe, to_step, to_walltime
 from eventwriter.event_file import EventFileWriter
 from eventwriter.proto.event_pb2 import Event, TaggedRunMetadata
@@ -19,7 +21,7 @@ from eventwriter.proto.summary_pb2 import Summary
 __all__ = ["FileWriter"]
 
 
-def _convert(message: Any, cls: type, what: str) -> Any:
+def _convert(message: Any, cls: type[Message], what: str) -> Any:
     if isinstance(message, cls):
         return message
     serialize = getattr(message, "SerializeToString", None)

@@ -58,8 +58,11 @@ def _make_python_crc32c() -> Callable[[bytes], int]:
     return python_crc32c
 
 
+_crc32c: Callable[[bytes], int]
 try:
-    from crc32c import crc32c as _crc32c
+    from crc32c import crc32c as _crc32c_package
+
+    _crc32c = _crc32c_package
 except ImportError:  # pragma: no cover - exercised by tests through _make_python_crc32c
     warnings.warn(
         "the 'crc32c' package is not installed; eventwriter falls back to a slow "

@@ -19,7 +19,7 @@ __all__ = ["MAX_TENSOR_BYTES", "make_tensor_proto"]
 MAX_TENSOR_BYTES = (1 << 31) - 1  # protobuf refuses messages of 2 GiB and more
 
 # numpy dtype -> (DataType, TensorProto field)
-_FIELDS: dict[np.dtype, tuple[int, str]] = {
+_FIELDS: dict[np.dtype, tuple[types_pb2.DataType, str]] = {
     np.dtype(np.float32): (types_pb2.DT_FLOAT, "float_val"),
     np.dtype(np.float64): (types_pb2.DT_DOUBLE, "double_val"),
     np.dtype(np.int8): (types_pb2.DT_INT8, "int_val"),
@@ -54,6 +54,7 @@ def make_tensor_proto(array: np.ndarray, *, bfloat16: bool = False) -> TensorPro
     if array.nbytes > MAX_TENSOR_BYTES:
         raise ValueError(f"a tensor of {array.nbytes} bytes exceeds protobuf's 2 GiB message limit")
     flat = np.ascontiguousarray(array).reshape(-1)
+    dtype: types_pb2.DataType
     if bfloat16 or array.dtype == np.float16:
         if bfloat16:
             bits = (flat.astype(np.float32).view(np.uint32) >> 16).astype(np.int32)

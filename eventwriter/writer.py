@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from eventwriter.convert import check_tag, describe, is_torch_tensor, to_float, to_numpy, to_step, to_walltime
 from eventwriter.file_writer import FileWriter
+from eventwriter.plugins import images as images_plugin
 from eventwriter.plugins import tensor as tensor_plugin
 from eventwriter.plugins import text as text_plugin
 from eventwriter.proto.event_pb2 import Event, SessionLog
@@ -155,7 +156,9 @@ class SummaryWriter:
         """
         check_tag(main_tag, "main_tag")
         if not isinstance(tag_scalar_dict, Mapping):
-            raise TypeError(f"{main_tag!r}: tag_scalar_dict must be a dict of str to scalar, got {describe(tag_scalar_dict)}")
+            raise TypeError(
+                f"{main_tag!r}: tag_scalar_dict must be a dict of str to scalar, got {describe(tag_scalar_dict)}"
+            )
         values = {key: to_float(f"{main_tag}/{key}", value) for key, value in tag_scalar_dict.items()}
         step = to_step(main_tag, global_step)
         wall = time.time() if walltime is None else to_walltime(main_tag, walltime)
@@ -198,6 +201,37 @@ class SummaryWriter:
             raise type(exc)(f"{tag!r}: {exc}") from None
         self._write(summary, tag, global_step, walltime)
 
+    # -- images ------------------------------------------------------------------
+
+    def add_image(
+        self, tag: str, img_tensor: Any, global_step: Any = None, walltime: Any = None, dataformats: str = "CHW"
+    ) -> None:
+        """Log one image (PNG). Pixels: uint8 kept, other dtypes scaled by 255 and clipped.
+
+        Args:
+            dataformats: axis order, a permutation of "CHW", "HWC"-style three letters,
+                or "HW"; channels 1 (grey), 3 (RGB) or 4 (RGBA).
+
+        Raises:
+            TypeError, ValueError: the array does not fit ``dataformats`` or is empty.
+        """
+        self._write(self._image_summary(tag, img_tensor, dataformats), tag, global_step, walltime)
+
+    def add_images(
+        self, tag: str, img_tensor: Any, global_step: Any = None, walltime: Any = None, dataformats: str = "NCHW"
+    ) -> None:
+        """Log a batch of images tiled into one, eight per row (``dataformats`` like "NCHW")."""
+        self._write(self._image_summary(tag, img_tensor, dataformats), tag, global_step, walltime)
+
+    def _image_summary(self, tag: str, img_tensor: Any, dataformats: str) -> Summary:
+        check_tag(tag)
+        array = to_numpy(img_tensor, tag, "img_tensor")
+        try:
+            hwc = images_plugin.to_uint8(images_plugin.to_hwc(array, dataformats))
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"{tag!r}: img_tensor: {exc}") from None
+        return images_plugin.image_pb(tag, hwc)
+
     # -- lifecycle ---------------------------------------------------------------
 
     def flush(self) -> None:
@@ -220,7 +254,7 @@ class SummaryWriter:
         for writer in writers:
             try:
                 writer.close()
-            except Exception as exc:  # noqa: BLE001 - re-raised below, after the others close
+            except Exception as exc:
                 error = error or exc
         if error is not None:
             raise error

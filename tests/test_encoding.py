@@ -17,7 +17,12 @@ VALUES = st.one_of(
     st.sampled_from([0.0, -0.0, math.nan, math.inf, -math.inf, 1e300, -1e300, 3.4028236e38, 1e-45, 5e-324]),
     st.floats(allow_nan=True, allow_infinity=True),
 )
-WALL_TIMES = st.one_of(st.sampled_from([0.0, -0.0, 1.5, 1796000000.123456]), st.floats(allow_nan=False))
+# -0.0 is left out: protobuf's pure-Python backend drops it like 0.0, its C backends keep it
+# (so does eventwriter); no clock produces it.
+WALL_TIMES = st.one_of(
+    st.sampled_from([0.0, 1.5, 1796000000.123456]),
+    st.floats(allow_nan=False).filter(lambda x: x != 0 or math.copysign(1, x) > 0),
+)
 TAGS = st.one_of(st.sampled_from(["loss", "a" * 200, "Loss/train", "δ/ünïcode 🙂"]), st.text(min_size=1, max_size=300))
 
 
@@ -31,7 +36,14 @@ def reference(tag, value, step, wall_time, new_style, double_precision, first):
     return event.SerializeToString()
 
 
-@given(tag=TAGS, value=VALUES, step=STEPS, wall_time=WALL_TIMES, style=st.sampled_from([(False, False), (True, False), (True, True)]), first=st.booleans())
+@given(
+    tag=TAGS,
+    value=VALUES,
+    step=STEPS,
+    wall_time=WALL_TIMES,
+    style=st.sampled_from([(False, False), (True, False), (True, True)]),
+    first=st.booleans(),
+)
 def test_scalar_event_bytes_equal_protobuf(tag, value, step, wall_time, style, first):
     new_style, double_precision = style
     layout = ScalarLayout(tag, new_style, double_precision)

@@ -236,12 +236,12 @@ def test_threads_racing_on_a_new_tag_keep_metadata_on_the_first_value(logdir):
         writer = EventFileWriter(run)
         barrier = threading.Barrier(8)
 
-        def log(thread):
+        def log(thread, writer, barrier):
             barrier.wait()
             for step in range(20):
                 writer.write_scalar("shared", float(thread), step, 1.0, new_style=True)
 
-        threads = [threading.Thread(target=log, args=(n,)) for n in range(8)]
+        threads = [threading.Thread(target=log, args=(n, writer, barrier)) for n in range(8)]
         for thread in threads:
             thread.start()
         for thread in threads:

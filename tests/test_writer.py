@@ -7,6 +7,7 @@ import os
 import pathlib
 import re
 import socket
+import threading
 
 import numpy as np
 import pytest
@@ -97,7 +98,9 @@ def test_add_scalars_keys_with_slashes_or_dots_that_stay_inside_work_as_in_torch
     assert scalars(os.path.join(logdir, "m_.."), "m") == [(0, 3.0)]
 
 
-@pytest.mark.parametrize("key", ["../../../escaped", "/../../../escaped", "x/../../../escaped", "/..", "/../..", "a\0b"])
+@pytest.mark.parametrize(
+    "key", ["../../../escaped", "/../../../escaped", "x/../../../escaped", "/..", "/../..", "a\0b"]
+)
 def test_add_scalars_key_can_never_leave_the_log_dir(tmp_path, key):
     logdir = str(tmp_path / "inner" / "run")
     with SummaryWriter(logdir) as writer:
@@ -240,3 +243,25 @@ def test_path_objects_in_add_scalars_keys(tmp_path):
     with SummaryWriter(pathlib.Path(tmp_path)) as writer:
         writer.add_scalars("m", {"k": 1.0}, 0)
     assert os.path.isdir(tmp_path / "m_k")
+
+
+def test_eight_threads_times_5000_scalars_are_all_there_exactly_once(logdir):
+    writer = SummaryWriter(logdir)
+    start = threading.Barrier(8)
+
+    def log(thread):
+        start.wait()
+        for step in range(5000):
+            writer.add_scalar(f"thread{thread}", float(thread), step)
+            writer.add_scalar("shared", float(thread * 10_000 + step), step)
+
+    threads = [threading.Thread(target=log, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    writer.close()
+    for thread in range(8):
+        assert scalars(logdir, f"thread{thread}") == [(step, float(thread)) for step in range(5000)]
+    shared = sorted(int(value) for _, value in scalars(logdir, "shared"))
+    assert shared == sorted(t * 10_000 + s for t in range(8) for s in range(5000))

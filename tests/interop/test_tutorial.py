@@ -1,0 +1,60 @@
+"""The main job (examples/tutorial.py) runs, logs what the tutorial logs, and TensorBoard reads it."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+from tbread import accumulate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TUTORIAL = os.path.join(ROOT, "examples", "tutorial.py")
+
+
+def run_tutorial(*args):
+    result = subprocess.run([sys.executable, TUTORIAL, *args], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def write_idx(path, array, magic):
+    with gzip.open(path, "wb") as handle:
+        handle.write(struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in array.shape) + array.tobytes())
+
+
+def test_offline_run_uses_the_bundled_digits(tmp_path):
+    logdir = str(tmp_path / "run")
+    out = run_tutorial("--dataset", "digits", "--epochs", "1", "--max-batches", "200", "--logdir", logdir)
+    assert "Data: digits (scikit-learn), 1437 training and 360 validation images." in out
+    assert "all sound." in out and f"tensorboard --logdir {logdir}" in out
+    main = accumulate(logdir)
+    assert main.Tags()["images"] == ["Four digits Images"]
+    (image,) = main.Images("Four digits Images")
+    assert (image.width, image.height) == (2 + 4 * 30, 2 + 30)  # torchvision's grid of four, padding 2
+    assert main.Tags()["tensors"] == ["run/text_summary"]
+    for key in ("Training", "Validation"):
+        points = accumulate(os.path.join(logdir, f"Training vs. Validation Loss_{key}")).Scalars(
+            "Training vs. Validation Loss"
+        )
+        assert [p.step for p in points] == [99, 199]
+        assert all(0 < p.value < 5 for p in points)
+
+
+def test_fashion_mnist_found_in_data_dir_is_used(tmp_path):
+    raw = tmp_path / "data" / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, count in (("train", 480), ("t10k", 40)):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (count, 28, 28), dtype=np.uint8), 0x803)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, count, dtype=np.uint8), 0x801)
+        subprocess.run(["gunzip", "-k", str(raw / f"{prefix}-images-idx3-ubyte.gz")], check=True)
+        subprocess.run(["gunzip", "-k", str(raw / f"{prefix}-labels-idx1-ubyte.gz")], check=True)
+    logdir = str(tmp_path / "run")
+    out = run_tutorial("--data-dir", str(tmp_path / "data"), "--validation-batches", "5", "--logdir", logdir)
+    assert "Data: Fashion-MNIST, 480 training and 40 validation images." in out
+    assert "could not be downloaded" not in out
+    assert accumulate(logdir).Tags()["images"] == ["Four Fashion-MNIST Images"]

@@ -1,0 +1,103 @@
+"""The eventwriter command: inspect, validate and export, through a real subprocess."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from eventwriter import SummaryWriter
+from eventwriter.cli import main
+from eventwriter.reader import find_event_files, iter_records
+
+
+@pytest.fixture
+def run_dir(logdir):
+    with SummaryWriter(logdir) as writer:
+        for step in range(10):
+            writer.add_scalar("loss", 1.0 / (step + 1), step)
+        writer.add_scalar("loss", math.nan, 10)
+        writer.add_scalars("grouped", {"train": 1.0, "val": 2.0}, 3)
+        writer.add_text("notes", "hello", 7)
+    return logdir
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "eventwriter", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_inspect(run_dir):
+    result = run_cli("inspect", run_dir)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "run '.': 1 file(s), 13 event(s)"
+    assert lines[1].split() == ["loss", "scalars", "11", "steps", "0..10"]
+    assert lines[2].split() == ["notes/text_summary", "text", "1", "steps", "7"]
+    assert "run 'grouped_train': 1 file(s), 2 event(s)" in lines
+    assert "run 'grouped_val': 1 file(s), 2 event(s)" in lines
+
+
+def test_validate_clean_truncated_and_flipped(run_dir):
+    clean = run_cli("validate", run_dir)
+    assert clean.returncode == 0 and "3 file(s) checked, 0 corrupt" in clean.stdout
+
+    path = find_event_files(run_dir)["."][0]
+    offsets = [r.offset for r in iter_records(path)]
+    with open(path, "r+b") as handle:
+        handle.truncate(offsets[-1] + 9)
+    truncated = run_cli("validate", run_dir)
+    assert truncated.returncode == 0
+    assert f"truncated tail at byte {offsets[-1]}" in truncated.stdout and "not corruption" in truncated.stdout
+
+    with open(path, "r+b") as handle:
+        handle.seek(offsets[4] + 20)
+        byte = handle.read(1)
+        handle.seek(offsets[4] + 20)
+        handle.write(bytes([byte[0] ^ 0x80]))
+    flipped = run_cli("validate", run_dir)
+    assert flipped.returncode == 1
+    assert f"CORRUPT: {path}" in flipped.stdout
+    assert f"corrupt record at byte {offsets[4]}: data CRC mismatch" in flipped.stdout
+
+
+def test_export_csv_to_stdout(run_dir):
+    result = run_cli("export", run_dir, "--format", "csv", "-o", "-")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    loss = [(int(r["step"]), float(r["value"])) for r in rows if r["run"] == "." and r["tag"] == "loss"]
+    assert loss[:3] == [(0, 1.0), (1, 0.5), (2, float.fromhex("0x1.555556p-2"))]
+    assert math.isnan(loss[10][1])
+    assert {(r["run"], r["tag"], r["value"]) for r in rows if r["run"] != "."} == {
+        ("grouped_train", "grouped", "1.0"),
+        ("grouped_val", "grouped", "2.0"),
+    }
+
+
+def test_export_jsonl_to_file(run_dir, tmp_path):
+    out = tmp_path / "scalars.jsonl"
+    assert main(["export", run_dir, "--format", "jsonl", "-o", str(out)]) == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert records[0] == {"run": ".", "tag": "loss", "step": 0, "wall_time": records[0]["wall_time"], "value": 1.0}
+    assert records[10]["value"] == "NaN"
+    assert len(records) == 13
+
+
+def test_missing_log_dir_is_a_usage_error(tmp_path):
+    for command in ["inspect", "validate", "export"]:
+        result = run_cli(command, str(tmp_path / "nope"))
+        assert result.returncode == 2
+        assert "no such log dir" in result.stderr
+
+
+def test_console_script_is_installed():
+    executable = shutil.which("eventwriter", path=os.path.dirname(sys.executable))
+    assert executable, f"no eventwriter console script next to {sys.executable}"
+    result = subprocess.run([executable, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "validate" in result.stdout
