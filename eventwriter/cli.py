@@ -4,7 +4,8 @@
     eventwriter validate LOGDIR       exit 0 if every event file is sound, 1 if not
     eventwriter export LOGDIR --format csv|jsonl [-o FILE|-]
 
-Exit status: 0 success, 1 a corrupt file was found, 2 a usage error or missing log dir.
+Exit status: 0 success, 1 a corrupt record was found, 2 a usage error or a log dir or
+output file that cannot be opened.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -115,20 +117,18 @@ def _validate(logdir: str, out: TextIO) -> int:
 
 def _export(logdir: str, fmt: str, out: TextIO) -> int:
     find_event_files(logdir)  # raise FileNotFoundError before any output
-    status = 0
     writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
     if writer is not None:
         writer.writerow(["run", "tag", "step", "wall_time", "value"])
-    try:
-        for point in iter_scalars(logdir):
-            if writer is not None:
-                writer.writerow([point.run, point.tag, point.step, repr(point.wall_time), repr(point.value)])
-            else:
-                out.write(json.dumps(point.as_dict()) + "\n")
-    except RecordError as exc:
-        print(f"eventwriter export: {exc}", file=sys.stderr)
-        status = 1
-    return status
+    errors: list[RecordError] = []
+    for point in iter_scalars(logdir, errors):
+        if writer is not None:
+            writer.writerow([point.run, point.tag, point.step, repr(point.wall_time), repr(point.value)])
+        else:
+            out.write(json.dumps(point.as_dict()) + "\n")
+    for error in errors:
+        print(f"eventwriter export: {error}; the rest of that file is skipped, as TensorBoard does", file=sys.stderr)
+    return 1 if errors else 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -160,6 +160,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         find_event_files(args.logdir)
         with open(args.output, "w", newline="", encoding="utf-8") as out:
             return _export(args.logdir, args.format, out)
-    except FileNotFoundError as exc:
+    except BrokenPipeError:  # the reader of our output went away (| head): not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except OSError as exc:
         print(f"eventwriter {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -38,6 +38,10 @@ def check_tag(tag: Any, what: str = "tag") -> str:
         raise TypeError(f"{what} must be a non-empty str, got {describe(tag)}")
     if not tag:
         raise ValueError(f"{what} must be a non-empty str, got an empty string")
+    try:
+        tag.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} must be valid Unicode text, got {tag!r} (it holds a lone surrogate)") from None
     return tag
 
 
@@ -81,7 +85,10 @@ def to_float(tag: str, value: Any) -> float:
     if isinstance(value, float):
         return value
     if isinstance(value, numbers.Real) and not isinstance(value, np.ndarray):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(f"{tag!r}: scalar_value {value!r} is too large for a float") from None
     if is_torch_tensor(value):
         if value.numel() != 1:
             raise ValueError(

@@ -28,12 +28,12 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from eventwriter.convert import check_tag, describe
 from eventwriter.encoding import ScalarLayout, event_bytes
 from eventwriter.errors import EventWriterError, WriterClosedError
-from eventwriter.proto.event_pb2 import Event, SourceMetadata
+from eventwriter.proto.event_pb2 import Event
 from eventwriter.proto.summary_pb2 import Summary
 from eventwriter.record import frame, frame_many
 from eventwriter.sinks import Sink, Storage, storage_for
@@ -48,6 +48,8 @@ _WRITE_CHUNK_BYTES = 1 << 20  # one write() call per this many bytes of a large 
 _LAYOUT_CACHE_LIMIT = 10_000
 _MAX_QUEUE_LIMIT = 65_536  # max_queue above this (or below 1) acts as this
 _SUMMARY_KEY = 0x2A  # Event.summary, field 5, length-delimited
+
+_CLOSED, _FAILED, _FORKED = "closed", "failed", "forked"
 
 # Process-wide: two writers in one process never build the same file name.
 _file_counter = itertools.count()
@@ -106,11 +108,11 @@ class EventFileWriter:
             raise ValueError(f"batch_window must be between 0 and 60 seconds, got {describe(batch_window)}")
         self._logdir = os.fspath(logdir)
         self._max_queue = min(max_queue, _MAX_QUEUE_LIMIT) if max_queue > 0 else _MAX_QUEUE_LIMIT
-        self._flush_secs = float(flush_secs)
+        self._flush_secs = float(flush_secs)  # may be inf: never fsync until close
         self._suffix = filename_suffix
         self._clock = clock
         self._hostname = socket.gethostname() if hostname is None else hostname
-        self._pid = os.getpid() if pid is None else pid
+        self._pid_override = pid
         self._storage = storage if storage is not None else storage_for(self._logdir)
         self._batch_window = float(batch_window)
         self._close_lock = threading.Lock()
@@ -120,30 +122,41 @@ class EventFileWriter:
     # -- lifecycle ---------------------------------------------------------------
 
     def _open(self) -> None:
+        """Create a new event file with its first event and start its writer thread.
+
+        Nothing about the writer changes unless all of that succeeds.
+        """
         self._storage.makedirs(self._logdir)
-        self._sink = self._create_file()
-        self._path = self._sink.path
-        # Not "closed" and no error: the hot path checks this single attribute.
-        self._state: BaseException | None = None
-        self._closed = False
+        self._pid = os.getpid() if self._pid_override is None else self._pid_override
+        sink = self._create_file()
+        try:
+            first = Event(wall_time=self._clock(), file_version=FILE_VERSION)
+            first.source_metadata.writer = "eventwriter"
+            sink.write(frame(first.SerializeToString()))
+            thread = threading.Thread(target=self._run, name=f"eventwriter:{sink.path}", daemon=True)
+        except BaseException:
+            _close_quietly(sink)
+            raise
+        self._sink = sink
+        self._path = sink.path
         self._error: BaseException | None = None
         self._error_reported = False
         self._pending: deque[bytes | _Barrier] = deque()
         self._enqueued_bytes = 0  # grows in callers' threads
         self._written_bytes = 0  # grows in the writer thread
+        self._max_pending_bytes = MAX_PENDING_BYTES
         self._idle = True
         self._urgent = False
         self._wakeup = threading.Event()
+        self._stopped = threading.Event()  # set by the thread as its last act
         self._described: set[str] = set()  # tags whose metadata this file already has
         self._layouts: dict[Any, ScalarLayout] = {}  # per file: a miss marks a tag's first value
-        first = Event(
-            wall_time=self._clock(),
-            file_version=FILE_VERSION,
-            source_metadata=SourceMetadata(writer="eventwriter"),
-        )
-        self._sink.write(frame(first.SerializeToString()))
-        self._thread = threading.Thread(target=self._run, name=f"eventwriter:{self._path}", daemon=True)
-        self._thread.start()
+        self._thread = thread
+        self._closed = False
+        # None while open and healthy, else _CLOSED, _FAILED or _FORKED: the hot path
+        # checks this one attribute.
+        self._state: str | None = None
+        thread.start()
         _open_writers.add(self)
 
     def _create_file(self) -> Sink:
@@ -167,40 +180,66 @@ class EventFileWriter:
 
     @property
     def closed(self) -> bool:
-        """True after ``close()``."""
+        """True once ``close()`` has completed."""
         return self._closed
 
     def flush(self) -> None:
-        """Return once every event added before this call is written to the file."""
+        """Return once every event added before this call is written to the file.
+
+        Raises:
+            WriterClosedError: the writer is closed.
+            EventWriterError: writing failed.
+        """
         self._check()
         barrier = _Barrier()
         self._pending.append(barrier)
         self._wake(urgent=True)
-        self._wait(barrier)
+        while not barrier.done.wait(0.1):
+            if self._stopped.is_set():
+                break
         self._check()
+        if not barrier.done.is_set():
+            raise EventWriterError(f"the writer thread of {self._path} stopped before writing everything")
 
     def close(self) -> None:
         """Write everything pending, sync and close the file. Later calls do nothing.
 
+        If interrupted (Ctrl-C), the writer stays registered and the exit hook finishes it.
+
         Raises:
-            EventWriterError: the background thread failed and no call reported it yet.
+            EventWriterError: writing failed and no earlier call reported it.
         """
         with self._close_lock:
             if not self._closed:
-                self._closed = True
                 if self._state is None:
-                    self._state = WriterClosedError(f"event file {self._path} is closed")
-                    barrier = _Barrier(stop=True)
-                    self._pending.append(barrier)
+                    self._state = _CLOSED
+                    self._pending.append(_Barrier(stop=True))
                     self._wake(urgent=True)
-                    self._wait(barrier)
-                self._thread.join()
+                if self._state != _FORKED:
+                    # Not Thread.join(): a join interrupted by Ctrl-C can mark a running
+                    # thread as stopped (CPython gh-90882), and the exit hook must not
+                    # close the file under a thread that is still writing.
+                    while not self._stopped.wait(0.1):
+                        pass
+                    self._thread.join()
+                    self._finish_file()
+                self._closed = True
                 _open_writers.discard(self)
-                if self._error is not None:
-                    self._sink_close_quietly()
             if self._error is not None and not self._error_reported:
                 self._error_reported = True
                 raise self._failure()
+
+    def _finish_file(self) -> None:
+        """After the thread stopped: write what racing adds queued late, then close."""
+        if self._error is not None:
+            _close_quietly(self._sink)
+            return
+        try:
+            self._write_pending()
+            self._sink.close()
+        except Exception as exc:  # reported by close() like a thread failure
+            self._error = exc
+            _close_quietly(self._sink)
 
     def reopen(self) -> None:
         """After ``close()``, continue in a new event file in the same directory.
@@ -240,7 +279,7 @@ class EventFileWriter:
         here, once per tag.
         """
         if self._state is not None:
-            self._check()
+            self._raise_state()
         try:
             layout = self._layouts[(tag, new_style, double_precision)]
         except (KeyError, TypeError):
@@ -268,30 +307,41 @@ class EventFileWriter:
         """Queue a Summary built by eventwriter (it may be modified).
 
         The plugin metadata of a tag is written with its first value in the file only;
-        it is removed from later values, since TensorBoard reads just the first.
+        it is removed from later values that hold data, since TensorBoard reads just the
+        first. Values that consist of metadata alone (hparams records) keep it.
         """
         self._check()
         values = summary.value
-        fresh = {v.tag for v in values if v.tag not in self._described and v.HasField("metadata")}
+        fresh = {v.tag for v in values if v.HasField("metadata") and v.tag not in self._described}
         if not fresh:
-            for value in values:
-                value.ClearField("metadata")
+            _strip_metadata(values, self._described)
             self._enqueue(event_bytes(wall_time, step, _SUMMARY_KEY, summary.SerializeToString()))
             return
         with self._first_lock:
-            described = self._described
-            for value in values:
-                if value.tag in described:
-                    value.ClearField("metadata")
+            _strip_metadata(values, self._described)
             self._enqueue(event_bytes(wall_time, step, _SUMMARY_KEY, summary.SerializeToString()))
-            described.update(fresh)
+            self._described.update(fresh)
 
     def _enqueue(self, data: bytes) -> None:
         pending = self._pending
         pending.append(data)
         self._enqueued_bytes += len(data)
-        if self._idle or len(pending) >= self._max_queue:
+        if self._state is not None:  # closed or failed while this call was under way
+            self._withdraw(data)
+        if (
+            self._idle
+            or len(pending) >= self._max_queue
+            or self._enqueued_bytes - self._written_bytes > self._max_pending_bytes
+        ):
             self._wake(urgent=len(pending) >= self._max_queue)
+
+    def _withdraw(self, data: bytes) -> None:
+        """Take back an event queued during close; raise unless it was written anyway."""
+        try:
+            self._pending.remove(data)
+        except ValueError:
+            return  # already taken by the writer: it is in the file
+        self._raise_state()
 
     def _wake(self, urgent: bool) -> None:
         if urgent:
@@ -303,33 +353,35 @@ class EventFileWriter:
             self._idle = False
             self._wakeup.set()
         # Counters are updated without a lock; a lost increment only loosens this bound.
-        if self._enqueued_bytes - self._written_bytes > MAX_PENDING_BYTES:
+        if self._enqueued_bytes - self._written_bytes > self._max_pending_bytes:
             self._wait_for_backlog()
 
     def _wait_for_backlog(self) -> None:
-        while self._enqueued_bytes - self._written_bytes > MAX_PENDING_BYTES // 2 and self._thread.is_alive():
+        while self._enqueued_bytes - self._written_bytes > self._max_pending_bytes // 2 and not self._stopped.is_set():
             self._urgent = True
             self._wakeup.set()
             time.sleep(0.005)
 
     def _check(self) -> None:
-        state = self._state
-        if state is None:
-            return
-        if self._error is not None:
+        if self._state is not None:
+            self._raise_state()
+
+    def _raise_state(self) -> NoReturn:
+        """Raise a new exception describing why the writer takes no events."""
+        if self._state == _FAILED:
             self._error_reported = True
             raise self._failure()
-        raise state
+        if self._state == _FORKED:
+            raise EventWriterError(
+                f"event file {self._path} belongs to process {self._pid}; this forked child cannot write it "
+                "(create a new writer in the child)"
+            )
+        raise WriterClosedError(f"event file {self._path} is closed")
 
     def _failure(self) -> EventWriterError:
         error = EventWriterError(f"writing event file {self._path} failed: {self._error!r}")
         error.__cause__ = self._error
         return error
-
-    def _wait(self, barrier: _Barrier) -> None:
-        while not barrier.done.wait(0.1):
-            if not self._thread.is_alive():
-                return
 
     # -- the writer thread -------------------------------------------------------
 
@@ -338,7 +390,9 @@ class EventFileWriter:
         unsynced = False
         try:
             while True:
-                timeout = max(0.0, last_sync + self._flush_secs - time.monotonic()) if unsynced else None
+                timeout = None
+                if unsynced:
+                    timeout = min(max(0.0, last_sync + self._flush_secs - time.monotonic()), threading.TIMEOUT_MAX)
                 self._wakeup.wait(timeout)
                 self._wakeup.clear()
                 if not self._urgent and self._pending:
@@ -347,19 +401,20 @@ class EventFileWriter:
                     self._wakeup.clear()
                 self._urgent = False
                 wrote, stop = self._write_pending()
+                if stop:
+                    return  # close() syncs and closes the file
                 unsynced = unsynced or wrote
-                if stop or (unsynced and time.monotonic() - last_sync >= self._flush_secs):
+                if unsynced and time.monotonic() - last_sync >= self._flush_secs:
                     self._sink.sync()
                     last_sync, unsynced = time.monotonic(), False
-                if stop:
-                    self._sink.close()
-                    return
                 self._idle = True
                 if self._pending:  # an add may have missed the idle flag
                     self._idle = False
                     self._wakeup.set()
-        except BaseException as exc:
+        except BaseException as exc:  # kept and raised in the caller's thread
             self._fail(exc)
+        finally:
+            self._stopped.set()
 
     def _write_pending(self) -> tuple[bool, bool]:
         """Write everything queued; return (wrote anything, a close barrier was reached)."""
@@ -390,7 +445,7 @@ class EventFileWriter:
 
     def _fail(self, exc: BaseException) -> None:
         self._error = exc
-        self._state = exc
+        self._state = _FAILED
         lost = 0
         while self._pending:  # wake everyone waiting on a barrier; count what is lost
             item = self._pending.popleft()
@@ -400,18 +455,22 @@ class EventFileWriter:
                 lost += 1
         logger.error("eventwriter: writing %s failed (%d queued events not written): %r", self._path, lost, exc)
 
-    def _sink_close_quietly(self) -> None:
-        try:
-            self._sink.close()
-        except OSError:
-            pass
-
     def _forget_after_fork(self) -> None:
-        self._state = EventWriterError(
-            f"event file {self._path} belongs to process {self._pid}; this forked child cannot write it "
-            "(create a new writer in the child)"
-        )
+        self._state = _FORKED
         self._pending = deque()
+
+
+def _close_quietly(sink: Sink) -> None:
+    try:
+        sink.close()
+    except OSError:
+        pass
+
+
+def _strip_metadata(values: Any, described: set[str]) -> None:
+    for value in values:
+        if value.tag in described and value.WhichOneof("value") is not None:
+            value.ClearField("metadata")
 
 
 def _close_all_at_exit() -> None:

@@ -21,10 +21,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+import numpy as np
+
 from eventwriter.errors import CorruptRecordError, RecordError, TruncatedRecordError, UndecodableRecordError
 from eventwriter.proto.event_pb2 import Event
 from eventwriter.proto.summary_pb2 import Summary
-from eventwriter.proto.types_pb2 import DT_DOUBLE, DT_FLOAT
+from eventwriter.proto.types_pb2 import DT_DOUBLE, DT_FLOAT, DT_HALF
 from eventwriter.record import FOOTER_SIZE, HEADER_SIZE, masked_crc32c
 
 __all__ = [
@@ -215,17 +217,30 @@ def value_kind(value: Summary.Value, plugin_name: str = "") -> str:
     }.get(field_name or "", field_name or "empty")
 
 
+_SCALAR_DTYPES = {DT_FLOAT: ("float_val", "<f4"), DT_DOUBLE: ("double_val", "<f8"), DT_HALF: ("half_val", "<f2")}
+
+
 def scalar_value(value: Summary.Value) -> float | None:
-    """The number of a scalar value (simple_value or a one-element float tensor)."""
+    """The number of a scalar value: simple_value, or a one-element float tensor.
+
+    The tensor's value may be in its typed field (as torch writes it) or in
+    ``tensor_content`` (as TensorFlow 2 writes it).
+    """
     if value.HasField("simple_value"):
         return value.simple_value
-    if value.HasField("tensor"):
-        tensor = value.tensor
-        if tensor.dtype == DT_FLOAT and len(tensor.float_val) == 1:
-            return tensor.float_val[0]
-        if tensor.dtype == DT_DOUBLE and len(tensor.double_val) == 1:
-            return tensor.double_val[0]
-    return None
+    if not value.HasField("tensor") or value.tensor.dtype not in _SCALAR_DTYPES:
+        return None
+    tensor = value.tensor
+    field_name, dtype = _SCALAR_DTYPES[tensor.dtype]
+    if tensor.tensor_content:
+        array = np.frombuffer(tensor.tensor_content, dtype=dtype)
+        return float(array[0]) if array.size == 1 else None
+    values = getattr(tensor, field_name)
+    if len(values) != 1:
+        return None
+    if tensor.dtype == DT_HALF:
+        return float(np.array(values[0], dtype=np.uint16).view(np.float16))
+    return float(values[0])
 
 
 @dataclass(frozen=True)
@@ -246,23 +261,37 @@ class ScalarPoint:
         return {"run": self.run, "tag": self.tag, "step": self.step, "wall_time": self.wall_time, "value": value}
 
 
-def iter_scalars(logdir: str | os.PathLike[str]) -> Iterator[ScalarPoint]:
+def iter_scalars(logdir: str | os.PathLike[str], errors: list[RecordError] | None = None) -> Iterator[ScalarPoint]:
     """Yield every scalar of every run, run by run, in file order.
 
     A value counts as a scalar when it is a ``simple_value``, or a one-element float
     tensor of a tag whose first metadata names the scalars plugin.
+
+    Args:
+        logdir: a log dir or a single event file.
+        errors: if given, a damaged record ends only its own file (as in TensorBoard)
+            and its error is appended here; otherwise the error is raised.
     """
     for run, paths in find_event_files(logdir).items():
         plugins: dict[str, str] = {}
         for path in paths:
-            for event in iter_events(path):
-                if event.WhichOneof("what") != "summary":
-                    continue
-                for value in event.summary.value:
-                    if value.tag not in plugins:
-                        plugins[value.tag] = value.metadata.plugin_data.plugin_name
-                    if value.HasField("tensor") and plugins[value.tag] != "scalars":
-                        continue
-                    number = scalar_value(value)
-                    if number is not None:
-                        yield ScalarPoint(run, value.tag, event.step, event.wall_time, number)
+            try:
+                yield from _file_scalars(run, path, plugins)
+            except RecordError as exc:
+                if errors is None:
+                    raise
+                errors.append(exc)
+
+
+def _file_scalars(run: str, path: str, plugins: dict[str, str]) -> Iterator[ScalarPoint]:
+    for event in iter_events(path):
+        if event.WhichOneof("what") != "summary":
+            continue
+        for value in event.summary.value:
+            if value.tag not in plugins:
+                plugins[value.tag] = value.metadata.plugin_data.plugin_name
+            if value.HasField("tensor") and plugins[value.tag] != "scalars":
+                continue
+            number = scalar_value(value)
+            if number is not None:
+                yield ScalarPoint(run, value.tag, event.step, event.wall_time, number)

@@ -101,3 +101,31 @@ def test_console_script_is_installed():
     assert executable, f"no eventwriter console script next to {sys.executable}"
     result = subprocess.run([executable, "--help"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "validate" in result.stdout
+
+
+def test_export_skips_only_the_damaged_file(tmp_path):
+    for run in ("a_run", "b_run"):
+        with SummaryWriter(str(tmp_path / run)) as writer:
+            for step in range(5):
+                writer.add_scalar("x", float(step), step)
+    damaged = find_event_files(str(tmp_path / "a_run"))["."][0]
+    offsets = [r.offset for r in iter_records(damaged)]
+    with open(damaged, "r+b") as handle:
+        handle.seek(offsets[3] + 14)
+        handle.write(b"\xee")
+    result = run_cli("export", str(tmp_path))
+    assert result.returncode == 1
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["run"], r["step"]) for r in rows] == [("a_run", "0"), ("a_run", "1")] + [
+        ("b_run", str(s)) for s in range(5)
+    ]
+    assert "data CRC mismatch" in result.stderr and "rest of that file is skipped" in result.stderr
+
+
+def test_output_errors_are_reported_without_a_traceback(run_dir, tmp_path):
+    result = run_cli("export", run_dir, "-o", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "Is a directory" in result.stderr
+    piped = subprocess.run(
+        f"{sys.executable} -m eventwriter export {run_dir} | head -1", shell=True, capture_output=True, text=True
+    )
+    assert piped.stdout == "run,tag,step,wall_time,value\n" and "Traceback" not in piped.stderr

@@ -302,3 +302,125 @@ def test_forked_child_cannot_write_the_parents_file(logdir):
 def test_bad_arguments_are_refused(logdir, kwargs, error):
     with pytest.raises(error):
         EventFileWriter(logdir, **kwargs)
+
+
+def test_metadata_only_values_keep_their_metadata(logdir):
+    from eventwriter.proto.summary_pb2 import Summary, SummaryMetadata
+
+    def record():  # like an hparams session record: metadata and no value
+        metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="hparams", content=b"x"))
+        return Summary(value=[Summary.Value(tag="_hparams_/session_start_info", metadata=metadata)])
+
+    writer = EventFileWriter(logdir)
+    writer.write_summary(record(), None, 1.0)
+    writer.write_summary(record(), None, 2.0)
+    writer.close()
+    contents = [v.metadata.plugin_data.content for e in run_events(logdir) for v in e.summary.value]
+    assert contents == [b"x", b"x"]
+
+
+def test_every_add_that_returns_while_another_thread_closes_is_on_disk(tmp_path):
+    for trial in range(30):
+        writer = EventFileWriter(str(tmp_path / str(trial)))
+        accepted = []
+        started = threading.Event()
+
+        def produce(writer=writer, accepted=accepted, started=started):
+            for step in range(100_000):
+                try:
+                    writer.write_scalar("x", 1.0, step, 1.0)
+                except WriterClosedError:
+                    return
+                accepted.append(step)
+                if step == 50:
+                    started.set()
+
+        thread = threading.Thread(target=produce)
+        thread.start()
+        started.wait()
+        writer.close()
+        thread.join()
+        assert steps_in(writer.path) == accepted
+
+
+def test_interrupted_close_is_finished_by_the_exit_hook(logdir):
+    import signal
+
+    storage = CountingStorage(delay=0.5)
+    writer = EventFileWriter(logdir, storage=storage)
+    for step in range(20):
+        writer.add_event(scalar_event(step))
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.15)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            writer.close()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not writer.closed
+    event_file._close_all_at_exit()
+    assert writer.closed
+    assert steps_in(writer.path) == list(range(20))
+
+
+def test_failed_reopen_leaves_the_writer_closed(logdir):
+    class FailSecondFile(CountingStorage):
+        def create(self, path):
+            sink = super().create(path)
+            if len(self.sinks) == 2:
+                sink.fail_after_writes = 0
+            return sink
+
+    storage = FailSecondFile()
+    writer = EventFileWriter(logdir, storage=storage)
+    writer.close()
+    with pytest.raises(OSError, match="No space left"):
+        writer.reopen()
+    assert writer.closed
+    with pytest.raises(WriterClosedError):
+        writer.add_event(scalar_event(1))
+    writer.close()
+
+
+def test_infinite_flush_secs_means_sync_only_on_close(logdir):
+    storage = CountingStorage()
+    writer = EventFileWriter(logdir, flush_secs=float("inf"), storage=storage)
+    writer.add_event(scalar_event(1))
+    writer.flush()
+    time.sleep(0.2)
+    assert storage.sinks[0].syncs == 0
+    writer.close()
+    assert steps_in(writer.path) == [1]
+
+
+def test_backlog_bound_holds_with_a_large_max_queue(logdir, monkeypatch):
+    monkeypatch.setattr(event_file, "MAX_PENDING_BYTES", 50_000)
+    storage = CountingStorage(delay=0.01)
+    writer = EventFileWriter(logdir, storage=storage, max_queue=100_000)
+    largest_backlog = 0
+    for step in range(300):
+        event = scalar_event(step)
+        event.summary.value[0].metadata.display_name = "x" * 1000
+        writer.add_event(event)
+        largest_backlog = max(largest_backlog, writer._enqueued_bytes - writer._written_bytes)
+    writer.close()
+    assert largest_backlog < 60_000
+    assert steps_in(writer.path) == list(range(300))
+
+
+def test_each_refusal_is_a_new_exception(logdir):
+    writer = EventFileWriter(logdir)
+    writer.close()
+    raised = []
+    for _ in range(3):
+        try:
+            writer.add_event(scalar_event(1))
+        except WriterClosedError as exc:
+            raised.append(exc)
+    assert len({id(e) for e in raised}) == 3
+    assert len(__import__("traceback").extract_tb(raised[-1].__traceback__)) < 6

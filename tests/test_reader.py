@@ -106,3 +106,27 @@ def test_find_event_files_orders_runs_and_files(tmp_path):
     assert [os.path.basename(p) for p in runs["a"]] == ["events.out.tfevents.1.h.1.0", "events.out.tfevents.2.h.1.1"]
     with pytest.raises(FileNotFoundError):
         find_event_files(str(tmp_path / "missing"))
+
+
+def test_scalars_in_tensor_content_as_tensorflow_writes_them(tmp_path):
+    import numpy as np
+
+    from eventwriter.event_file import EventFileWriter
+    from eventwriter.plugins.scalars import create_summary_metadata
+    from eventwriter.proto import types_pb2
+    from eventwriter.proto.event_pb2 import Event
+    from eventwriter.proto.summary_pb2 import Summary
+    from eventwriter.proto.tensor_pb2 import TensorProto
+
+    writer = EventFileWriter(str(tmp_path))
+    cases = [
+        (types_pb2.DT_FLOAT, np.float32(0.5).tobytes()),
+        (types_pb2.DT_DOUBLE, np.float64(0.25).tobytes()),
+        (types_pb2.DT_HALF, np.float16(2.0).tobytes()),
+    ]
+    for step, (dtype, content) in enumerate(cases):
+        value = Summary.Value(tag="tf2", tensor=TensorProto(dtype=dtype, tensor_content=content))
+        value.metadata.CopyFrom(create_summary_metadata())
+        writer.add_event(Event(step=step, summary=Summary(value=[value])))
+    writer.close()
+    assert [(p.step, p.value) for p in iter_scalars(str(tmp_path))] == [(0, 0.5), (1, 0.25), (2, 2.0)]

@@ -265,3 +265,15 @@ def test_eight_threads_times_5000_scalars_are_all_there_exactly_once(logdir):
         assert scalars(logdir, f"thread{thread}") == [(step, float(thread)) for step in range(5000)]
     shared = sorted(int(value) for _, value in scalars(logdir, "shared"))
     assert shared == sorted(t * 10_000 + s for t in range(8) for s in range(5000))
+
+
+def test_more_bad_scalars_and_tags(logdir):
+    with SummaryWriter(logdir) as writer:
+        with pytest.raises(ValueError, match=r"'big'.*too large for a float"):
+            writer.add_scalar("big", 10**400)
+        with pytest.raises(ValueError, match="lone surrogate"):
+            writer.add_scalar("bad\udc80", 1.0)
+        with pytest.raises(ValueError, match="lone surrogate"):
+            writer.add_text("bad\udc80", "x")
+        writer.add_scalar("ok", 1.0, 0)
+    assert scalars(logdir, "ok") == [(0, 1.0)]
