@@ -88,7 +88,7 @@ def to_float(tag: str, value: Any) -> float:
         try:
             return float(value)
         except OverflowError:
-            raise ValueError(f"{tag!r}: scalar_value {value!r} is too large for a float") from None
+            raise ValueError(f"{tag!r}: scalar_value must fit in a float, got {describe(value)}") from None
     if is_torch_tensor(value):
         if value.numel() != 1:
             raise ValueError(
