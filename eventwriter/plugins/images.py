@@ -7,18 +7,23 @@ blob sequence ``[width, height, png]`` on read.
 
 Pixel conversion is torch's: uint8 is kept; any other dtype is multiplied by 255,
 clipped to [0, 255] and truncated to uint8. One-channel images become three-channel
-grey RGB. A batch (NCHW and its permutations) is tiled eight images wide.
+grey RGB. A batch (NCHW and its permutations) is tiled eight images wide. Boxes are
+drawn as torch draws them (red, 2 px, labels in Pillow's default font), then the image
+is resized by ``rescale``; eventwriter records the size of the image it wrote (torch
+records the size before rescaling).
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from eventwriter.proto.summary_pb2 import Summary
 
-__all__ = ["PLUGIN_NAME", "encode_png", "image_pb", "make_grid", "to_hwc", "to_uint8"]
+__all__ = ["PLUGIN_NAME", "draw_boxes", "encode_png", "image_pb", "make_grid", "rendered_image", "to_hwc", "to_uint8"]
 
 PLUGIN_NAME = "images"
 GRID_COLUMNS = 8
@@ -88,15 +93,62 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
     return scaled.clip(0, 255).astype(np.uint8)
 
 
-def encode_png(hwc: np.ndarray, compress_level: int = 6) -> bytes:
-    """PNG bytes of an HxWx3 (RGB) or HxWx4 (RGBA) uint8 array."""
+def pillow() -> Any:
+    """The PIL package, or an ImportError that names the extra to install."""
     try:
-        from PIL import Image
+        import PIL.Image
+        import PIL.ImageDraw
+        import PIL.ImageFont
     except ImportError as exc:  # pragma: no cover - the images extra is part of the test set-up
         raise ImportError("images need Pillow: pip install 'eventwriter[images]'") from exc
+    return PIL
+
+
+def encode_png(hwc: np.ndarray, compress_level: int = 6) -> bytes:
+    """PNG bytes of an HxWx3 (RGB) or HxWx4 (RGBA) uint8 array."""
     output = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(hwc)).save(output, format="PNG", compress_level=compress_level)
+    pillow().Image.fromarray(np.ascontiguousarray(hwc)).save(output, format="PNG", compress_level=compress_level)
     return output.getvalue()
+
+
+def check_boxes(boxes: np.ndarray, labels: Sequence[str] | None) -> None:
+    """Boxes are an N x 4 array of (xmin, ymin, xmax, ymax); labels, if any, one per box."""
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"box_tensor must have shape (N, 4) of xmin, ymin, xmax, ymax; got shape {boxes.shape}")
+    if labels is not None and len(labels) != boxes.shape[0]:
+        raise ValueError(f"labels must name each of the {boxes.shape[0]} boxes, got {len(labels)} labels")
+
+
+def draw_boxes(image: Any, boxes: np.ndarray, labels: Sequence[str] | None = None) -> Any:
+    """Draw red boxes (and labels) on a PIL image, as torch.utils.tensorboard does."""
+    PIL = pillow()
+    font = PIL.ImageFont.load_default()
+    draw = PIL.ImageDraw.Draw(image)
+    for index, (left, top, right, bottom) in enumerate(boxes):
+        draw.line([(left, top), (left, bottom), (right, bottom), (right, top), (left, top)], width=2, fill="Red")
+        text = None if labels is None else labels[index]
+        if text:
+            box_left, box_top, box_right, box_bottom = font.getbbox(text)
+            text_width, text_height = box_right - box_left, box_bottom - box_top
+            margin = np.ceil(0.05 * text_height)
+            draw.rectangle([(left, bottom - text_height - 2 * margin), (left + text_width, bottom)], fill="Red")
+            draw.text((left + margin, bottom - text_height - margin), text, fill="black", font=font)
+    return image
+
+
+def rendered_image(
+    hwc: np.ndarray, rescale: float = 1, boxes: np.ndarray | None = None, labels: Sequence[str] | None = None
+) -> np.ndarray:
+    """The pixels torch writes for an image with boxes and ``rescale`` (HxWxC uint8)."""
+    PIL = pillow()
+    height, width = hwc.shape[:2]
+    size = (int(width * rescale), int(height * rescale))
+    if size[0] < 1 or size[1] < 1:
+        raise ValueError(f"rescale {rescale} leaves no pixel of a {width}x{height} image")
+    image = PIL.Image.fromarray(np.ascontiguousarray(hwc))
+    if boxes is not None:
+        image = draw_boxes(image, boxes, labels)
+    return np.asarray(image.resize(size, PIL.Image.Resampling.LANCZOS))
 
 
 def image_pb(

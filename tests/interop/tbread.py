@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
@@ -83,8 +84,36 @@ def assert_same_loaded_runs(torch_logdir: str, our_logdir: str, check_wall_time:
                 assert [p[1] for p in their_points] == [p[1] for p in our_points], (run, tag)
             for (step, _, their_array), (_, _, our_array) in zip(their_points, our_points):
                 assert their_array.dtype == our_array.dtype, (run, tag, step)
-                np.testing.assert_array_equal(their_array, our_array, err_msg=f"{run} {tag} step {step}")
+                if theirs[tag]["metadata"][0] in ("images", "audio"):
+                    assert_same_blobs(their_array, our_array, f"{run} {tag} step {step}")
+                else:
+                    np.testing.assert_array_equal(their_array, our_array, err_msg=f"{run} {tag} step {step}")
         assert other_events(torch_runs[run]) == other_events(our_runs[run]), run
+
+
+def decode_blob(blob: bytes) -> np.ndarray:
+    """Pixels of a PNG or GIF, or samples of a WAV."""
+    if blob.startswith(b"RIFF"):
+        import wave
+
+        with wave.open(io.BytesIO(blob)) as wav:
+            frames = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+            return frames.reshape(-1, wav.getnchannels())
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(blob)))
+
+
+def assert_same_blobs(theirs: np.ndarray, ours: np.ndarray, where: str) -> None:
+    """Image and audio blob sequences: same sizes/labels, same decoded pixels or samples."""
+    assert theirs.shape == ours.shape, where
+    their_items, our_items = theirs.reshape(-1), ours.reshape(-1)
+    header = 2 if their_items[0].isdigit() else 0  # images: width, height, then the blobs
+    assert list(their_items[:header]) == list(our_items[:header]), where
+    for their_blob, our_blob in zip(their_items[header:], our_items[header:]):
+        their_data, our_data = decode_blob(their_blob), decode_blob(our_blob)
+        assert their_data.shape == our_data.shape, where
+        assert np.array_equal(their_data, our_data), f"{where}: decoded contents differ"
 
 
 def accumulate(run_dir: str) -> event_accumulator.EventAccumulator:

@@ -1,0 +1,66 @@
+"""Videos, stored through the images plugin as animated GIFs.
+
+On disk a video is ``Summary.Value.image``: a ``Summary.Image`` whose
+``encoded_image_string`` is an animated GIF (``height``, ``width`` and ``colorspace``
+of one frame); TensorBoard's image dashboard plays it. A batch of videos
+``(N, T, C, H, W)`` is laid out as torch lays it out: N padded with blank videos to a
+power of two, tiled into a grid of ``2 ** ((N.bit_length() - 1) // 2)`` rows. The GIF
+is written with Pillow alone (torch needs moviepy < 2 and writes an empty value
+without it). uint8 frames are kept as they are; other dtypes are scaled by 255.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+
+from eventwriter.plugins.images import pillow, to_uint8
+from eventwriter.proto.summary_pb2 import Summary
+
+__all__ = ["PLUGIN_NAME", "encode_gif", "tile_videos", "video_pb"]
+
+PLUGIN_NAME = "images"
+
+
+def tile_videos(videos: np.ndarray) -> np.ndarray:
+    """(N, T, C, H, W) -> (T, rows * H, columns * W, C), torch's grid of the batch."""
+    if videos.ndim != 5:
+        raise ValueError(f"a video needs 5 dimensions (N, T, C, H, W), got shape {videos.shape}")
+    if videos.size == 0:
+        raise ValueError(f"the video is empty (shape {videos.shape})")
+    count, frames, channels, height, width = videos.shape
+    if channels not in (1, 3):
+        raise ValueError(f"video frames need 1 or 3 channels, got {channels} (shape {videos.shape})")
+    padded_count = 1 << (count - 1).bit_length()
+    if padded_count != count:
+        padding = np.zeros((padded_count - count, frames, channels, height, width), dtype=videos.dtype)
+        videos = np.concatenate([videos, padding])
+    rows = 2 ** ((count.bit_length() - 1) // 2)
+    columns = padded_count // rows
+    grid = videos.reshape(rows, columns, frames, channels, height, width).transpose(2, 0, 4, 1, 5, 3)
+    return np.ascontiguousarray(grid.reshape(frames, rows * height, columns * width, channels))
+
+
+def encode_gif(frames: np.ndarray, fps: float) -> bytes:
+    """An animated GIF, looping, of (T, H, W, C) uint8 frames with C 1 or 3."""
+    PIL = pillow()
+    if frames.shape[-1] == 1:
+        frames = np.repeat(frames, 3, axis=-1)
+    images = [PIL.Image.fromarray(frame) for frame in frames]
+    output = io.BytesIO()
+    duration = max(10, round(1000 / fps))  # GIF delays are in hundredths of a second
+    images[0].save(output, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0)
+    return output.getvalue()
+
+
+def video_pb(tag: str, videos: np.ndarray, fps: float = 4) -> Summary:
+    """A Summary holding a batch of videos (N, T, C, H, W) as one animated GIF."""
+    frames = to_uint8(tile_videos(videos))
+    image = Summary.Image(
+        height=frames.shape[1],
+        width=frames.shape[2],
+        colorspace=frames.shape[3],
+        encoded_image_string=encode_gif(frames, fps),
+    )
+    return Summary(value=[Summary.Value(tag=tag, image=image)])

@@ -1,0 +1,275 @@
+"""Every summary kind beyond scalars and text, read back with eventwriter's own reader,
+and the bad input each refuses. Comparisons with torch are in tests/interop."""
+
+from __future__ import annotations
+
+import io
+import wave
+
+import numpy as np
+import pytest
+from helpers import summary_values
+
+from eventwriter import SummaryWriter, summary
+from eventwriter.plugins import histograms
+from eventwriter.proto import hparams_pb2, plugin_data_pb2
+from eventwriter.proto.custom_scalar_pb2 import Layout
+from eventwriter.proto.mesh_plugin_data_pb2 import MeshPluginData
+
+
+def only_value(logdir):
+    ((_, _, value),) = summary_values(logdir)
+    return value
+
+
+def test_tensorflow_bins_are_the_1549_edges():
+    edges = histograms.tensorflow_bins()
+    assert len(edges) == 1549 and edges[774] == 0.0
+    assert edges[775] == 1e-12 and edges[773] == -1e-12
+    assert edges[-1] < 1e20 < edges[-1] * 1.1
+    assert edges == sorted(edges) and edges[:774] == [-e for e in reversed(edges[775:])]
+
+
+def test_histogram_is_trimmed_with_one_empty_bucket_on_the_left(logdir):
+    with SummaryWriter(logdir) as writer:
+        writer.add_histogram("h", [1.0, 1.0, 2.0, 10.0], 5, bins=[0, 1.5, 3, 6, 12, 24])
+    histo = only_value(logdir).histo
+    assert (histo.min, histo.max, histo.num, histo.sum, histo.sum_squares) == (1, 10, 4, 14, 106)
+    assert list(histo.bucket_limit) == [0, 1.5, 3, 6, 12]  # right edges; the first bucket is the empty one
+    assert list(histo.bucket) == [0, 2, 1, 0, 1]
+
+
+def test_add_histogram_raw_writes_what_it_is_given(logdir):
+    with SummaryWriter(logdir) as writer:
+        writer.add_histogram_raw("raw", 0, 9, 10, 45, 285, [1.5, 5.5, 9.5], [2, 4, 4], 1)
+    histo = only_value(logdir).histo
+    assert list(histo.bucket_limit) == [1.5, 5.5, 9.5] and list(histo.bucket) == [2, 4, 4]
+    assert (histo.min, histo.max, histo.num) == (0, 9, 10)
+
+
+def test_audio_is_a_16_bit_wav(logdir):
+    samples = np.linspace(-1, 1, 101)
+    with SummaryWriter(logdir) as writer:
+        writer.add_audio("a", samples, 0, sample_rate=8000)
+    audio = only_value(logdir).audio
+    assert (audio.sample_rate, audio.num_channels, audio.length_frames, audio.content_type) == (
+        8000,
+        1,
+        101,
+        "audio/wav",
+    )
+    with wave.open(io.BytesIO(audio.encoded_audio_string)) as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate(), wav.getnframes()) == (1, 2, 8000, 101)
+        pcm = np.frombuffer(wav.readframes(101), dtype="<i2")
+    np.testing.assert_array_equal(pcm, (samples * 32767).astype(np.int16))
+
+
+def test_pr_curve_layout(logdir):
+    with SummaryWriter(logdir) as writer:
+        writer.add_pr_curve("pr", [0, 1, 1, 0], [0.2, 0.8, 0.6, 0.4], 1, num_thresholds=5)
+    value = only_value(logdir)
+    content = plugin_data_pb2.PrCurvePluginData.FromString(value.metadata.plugin_data.content)
+    assert (value.metadata.plugin_data.plugin_name, content.num_thresholds) == ("pr_curves", 5)
+    curve = np.array(value.tensor.float_val).reshape(6, 5)
+    assert [d.size for d in value.tensor.tensor_shape.dim] == [6, 5]
+    np.testing.assert_allclose(curve[:, 0], [2, 2, 0, 0, 0.5, 1])  # tp, fp, tn, fn, precision, recall at 0
+
+
+def test_mesh_values(logdir):
+    vertices = np.zeros((1, 4, 3))
+    with SummaryWriter(logdir) as writer:
+        writer.add_mesh("m", vertices, colors=np.full((1, 4, 3), 255), faces=np.array([[[0, 1, 2]]]))
+    values = {tag: value for _, tag, value in summary_values(logdir)}
+    assert sorted(values) == ["m_COLOR", "m_FACE", "m_VERTEX"]
+    data = MeshPluginData.FromString(values["m_FACE"].metadata.plugin_data.content)
+    assert (data.name, data.content_type, data.components, list(data.shape)) == (
+        "m",
+        MeshPluginData.FACE,
+        14,
+        [1, 1, 3],
+    )
+    assert data.json_config == "{}"
+
+
+def test_hparams_summaries_are_metadata_only():
+    experiment, start, end = summary.hparams({"lr": 0.1, "name": "x", "flag": True, "skip": None}, {"acc": 0})
+    tags = [s.value[0].tag for s in (experiment, start, end)]
+    assert tags == ["_hparams_/experiment", "_hparams_/session_start_info", "_hparams_/session_end_info"]
+    assert all(s.value[0].WhichOneof("value") is None for s in (experiment, start, end))
+    data = hparams_pb2.HParamsPluginData.FromString(start.value[0].metadata.plugin_data.content)
+    assert dict(data.session_start_info.hparams) == {
+        "lr": data.session_start_info.hparams["lr"],
+        "name": data.session_start_info.hparams["name"],
+        "flag": data.session_start_info.hparams["flag"],
+    }
+    assert data.session_start_info.hparams["flag"].bool_value is True
+    end_data = hparams_pb2.HParamsPluginData.FromString(end.value[0].metadata.plugin_data.content)
+    assert end_data.session_end_info.status == hparams_pb2.STATUS_SUCCESS
+
+
+def test_custom_scalars_layout(logdir):
+    with SummaryWriter(logdir) as writer:
+        writer.add_custom_scalars({"A": {"lines": ["Multiline", ["x/.*"]], "band": ["Margin", ["m", "lo", "hi"]]}})
+    value = only_value(logdir)
+    assert value.tag == "custom_scalars__config__"
+    layout = Layout.FromString(value.tensor.string_val[0])
+    charts = layout.category[0].chart
+    assert [c.title for c in charts] == ["lines", "band"]
+    assert list(charts[0].multiline.tag) == ["x/.*"] and charts[1].margin.series[0].upper == "hi"
+
+
+pillow = pytest.importorskip("PIL", reason="images need Pillow (the images extra)")
+
+BAD_CALLS = [
+    (lambda w: w.add_histogram("h", []), ValueError, r"'h': values is empty"),
+    (lambda w: w.add_histogram("h", [1.0, np.inf]), ValueError, r"'h': values must be finite, got 1 NaN or infinite"),
+    (lambda w: w.add_histogram("h", [1.0], bins="bogus"), ValueError, r"'h': bins must be 'tensorflow', one of auto"),
+    (lambda w: w.add_histogram("h", [1.0], bins=0), ValueError, r"'h': bins must be a positive number"),
+    (lambda w: w.add_histogram("h", [1.0], bins=[2, 1]), ValueError, r"'h': bins given as edges must be"),
+    (lambda w: w.add_histogram("h", [50.0], bins=[0, 1]), ValueError, r"'h': no value lies inside the bins"),
+    (lambda w: w.add_histogram("h", [1.0], max_bins=0), ValueError, r"'h': max_bins must be a positive int"),
+    (lambda w: w.add_histogram("h", ["a"]), TypeError, r"'h': values must hold real numbers"),
+    (
+        lambda w: w.add_histogram_raw("h", 0, 1, 2, 1, 1, [1, 2], [1]),
+        ValueError,
+        r"'h': bucket_limits and bucket_counts must have the same length, got 2 and 1",
+    ),
+    (
+        lambda w: w.add_image("i", np.zeros((3, 4))),
+        ValueError,
+        r"'i': img_tensor: dataformats 'CHW' needs a 3-D array, got a 2-D one",
+    ),
+    (
+        lambda w: w.add_image("i", np.zeros((3, 4, 5)), dataformats="CHX"),
+        ValueError,
+        r"'i': img_tensor: dataformats must be a permutation",
+    ),
+    (lambda w: w.add_image("i", np.zeros((3, 4, 5)), dataformats="CCW"), ValueError, r"permutation of NCHW, CHW or HW"),
+    (
+        lambda w: w.add_image("i", np.zeros((2, 4, 5))),
+        ValueError,
+        r"'i': img_tensor: images need 1, 3 or 4 channels, got 2",
+    ),
+    (lambda w: w.add_image("i", np.zeros((3, 0, 5))), ValueError, r"'i': img_tensor: the image is empty"),
+    (
+        lambda w: w.add_images("i", np.zeros((2, 5, 4, 4))),
+        ValueError,
+        r"'i': img_tensor: images need 1, 3 or 4 channels, got 5",
+    ),
+    (
+        lambda w: w.add_image("i", np.array([["a"]]), dataformats="HW"),
+        TypeError,
+        r"'i': img_tensor: image pixels must be numeric",
+    ),
+    (
+        lambda w: w.add_image_with_boxes("b", np.zeros((3, 8, 8)), np.zeros((2, 3))),
+        ValueError,
+        r"'b': box_tensor must have shape \(N, 4\)",
+    ),
+    (
+        lambda w: w.add_image_with_boxes("b", np.zeros((3, 8, 8)), np.zeros((2, 4)), labels=["a"]),
+        ValueError,
+        r"'b': labels must name each of the 2 boxes, got 1",
+    ),
+    (
+        lambda w: w.add_image_with_boxes("b", np.zeros((3, 8, 8)), np.zeros((1, 4)), rescale=0),
+        ValueError,
+        r"'b': rescale must be a positive number",
+    ),
+    (
+        lambda w: w.add_figure("f", "not a figure"),
+        TypeError,
+        r"'f': figure must be a matplotlib Figure or a list of them, got str",
+    ),
+    (lambda w: w.add_figure("f", [object()]), TypeError, r"'f': figure must be a matplotlib Figure"),
+    (lambda w: w.add_figure("f", []), ValueError, r"'f': the list of figures is empty"),
+    (
+        lambda w: w.add_video("v", np.zeros((2, 3, 8, 8))),
+        ValueError,
+        r"'v': vid_tensor: a video needs 5 dimensions \(N, T, C, H, W\)",
+    ),
+    (
+        lambda w: w.add_video("v", np.zeros((1, 2, 4, 8, 8))),
+        ValueError,
+        r"'v': vid_tensor: video frames need 1 or 3 channels, got 4",
+    ),
+    (lambda w: w.add_video("v", np.zeros((1, 2, 3, 8, 8)), fps=0), ValueError, r"'v': fps must be a positive number"),
+    (
+        lambda w: w.add_audio("a", np.zeros((3, 10))),
+        ValueError,
+        r"'a': snd_tensor: audio must be mono \(L,\) or stereo",
+    ),
+    (lambda w: w.add_audio("a", [0.1, np.nan]), ValueError, r"'a': snd_tensor must be finite"),
+    (lambda w: w.add_audio("a", [0.1], sample_rate=-5), ValueError, r"'a': sample_rate must be a positive number"),
+    (lambda w: w.add_audio("a", []), ValueError, r"'a': snd_tensor is empty"),
+    (lambda w: w.add_pr_curve("p", [0, 1], [0.5]), ValueError, r"'p': labels and predictions must have the same shape"),
+    (lambda w: w.add_pr_curve("p", [0, 1], [0.5, 1.5]), ValueError, r"'p': predictions must lie in \[0, 1\]"),
+    (lambda w: w.add_pr_curve("p", [0, 2], [0.5, 0.5]), ValueError, r"'p': labels must be 0/1 or bool"),
+    (
+        lambda w: w.add_pr_curve("p", [0, 1], [0.5, 0.5], num_thresholds=1),
+        ValueError,
+        r"'p': num_thresholds must be an int of at least 2",
+    ),
+    (
+        lambda w: w.add_pr_curve("p", [0, 1], [0.5, 0.5], weights=[1, 2, 3]),
+        ValueError,
+        r"'p': weights must be one number or one per label",
+    ),
+    (
+        lambda w: w.add_pr_curve_raw("p", [1, 2], [1], [1, 2], [1, 2], [1, 2], [1, 2], num_thresholds=2),
+        ValueError,
+        r"'p': the six curves must have the same length",
+    ),
+    (
+        lambda w: w.add_pr_curve_raw("p", [1, 2], [1, 2], [1, 2], [1, 2], [1, 2], [1, 2]),
+        ValueError,
+        r"'p': num_thresholds is 127 but the curves have 2 points",
+    ),
+    (
+        lambda w: w.add_mesh("m", np.zeros((4, 3))),
+        ValueError,
+        r"'m': vertices must have shape \(B, N, 3\), got \(4, 3\)",
+    ),
+    (
+        lambda w: w.add_mesh("m", np.zeros((1, 4, 3)), colors=np.zeros((1, 5, 3))),
+        ValueError,
+        r"'m': colors must match vertices",
+    ),
+    (
+        lambda w: w.add_mesh("m", np.zeros((1, 4, 3)), faces=np.array([[[0, 1, 9]]])),
+        ValueError,
+        r"'m': faces must be \(B, F, 3\) indices into the 4 vertices",
+    ),
+    (lambda w: w.add_mesh("m", np.zeros((1, 4, 3)), config_dict="x"), TypeError, r"'m': config_dict must be a dict"),
+    (
+        lambda w: w.add_custom_scalars({"c": {"t": ["Pie", ["a"]]}}),
+        ValueError,
+        r"layout\['c'\]\['t'\]: the chart type must be 'Multiline' or 'Margin', got 'Pie'",
+    ),
+    (
+        lambda w: w.add_custom_scalars_marginchart(["a", "b"]),
+        ValueError,
+        r"a margin chart needs 3 tags \(value, lower, upper\), got 2",
+    ),
+    (lambda w: w.add_custom_scalars({"c": ["a"]}), TypeError, r"layout\['c'\] must be a dict of charts"),
+    (lambda w: w.add_custom_scalars_multilinechart("loss"), TypeError, r"the tags must be a list of str"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "message"), BAD_CALLS, ids=[str(i) for i in range(len(BAD_CALLS))])
+def test_bad_input_is_refused_clearly_and_the_writer_keeps_working(logdir, call, error, message):
+    writer = SummaryWriter(logdir)
+    writer.add_scalar("kept", 1.0, 0)
+    with pytest.raises(error, match=message):
+        call(writer)
+    writer.add_scalar("kept", 2.0, 1)
+    writer.close()
+    assert [(step, tag) for step, tag, _ in summary_values(logdir)] == [(0, "kept"), (1, "kept")]
+
+
+def test_audio_beyond_one_warns_and_clips(logdir):
+    with SummaryWriter(logdir) as writer:
+        with pytest.warns(UserWarning, match=r"'a': audio samples reach 3, beyond \[-1, 1\]; clipped"):
+            writer.add_audio("a", [0.5, -3.0, 1.5])
+    with wave.open(io.BytesIO(only_value(logdir).audio.encoded_audio_string)) as wav:
+        assert np.frombuffer(wav.readframes(3), dtype="<i2").tolist() == [16383, -32767, 32767]
