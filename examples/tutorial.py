@@ -1,9 +1,18 @@
 """The main job: LeNet-5 trained on Fashion-MNIST, logged to TensorBoard with eventwriter.
 
 This is PyTorch's TensorBoard tutorial with one line changed: the SummaryWriter comes
-from eventwriter. It logs a grid of training images, the training and validation loss
-on one chart (``add_scalars``, every 100 batches) and a text summary of the run; then it
-checks every event file it wrote and prints the command that opens them in TensorBoard.
+from eventwriter. It logs
+  - a grid of four training images and the first batches as an image batch;
+  - the training and validation loss on one chart (``add_scalars``, every 100 batches);
+  - the model's weights and gradients as histograms, once per epoch;
+  - a figure of predictions against the true classes (matplotlib), once per epoch;
+  - a precision-recall curve per class on the validation set;
+  - the run's hyperparameters with the final accuracy and loss (HParams tab);
+  - a text summary of the run;
+  - the tutorial's small examples: grouped scalars (Group1/data1, ...), x·sin x, x·cos x
+    and tan x on one chart, and the "distribution centers" histograms;
+then it checks every event file it wrote and prints the command that opens them.
+Each section's code is in a short script of its own in examples/.
 
     python examples/tutorial.py [--data-dir data] [--logdir runs/lenet5] [--epochs N]
 
@@ -16,6 +25,7 @@ which one was used.
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import sys
 import time
@@ -30,6 +40,12 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from eventwriter import SummaryWriter  # was: from torch.utils.tensorboard import SummaryWriter
 from eventwriter.reader import find_event_files, scan_file
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the section scripts next to this one
+from histograms import log_distribution_centers, log_weights  # noqa: E402
+from images import log_batch, predictions_figure  # noqa: E402
+from pr_curves import log_pr_curves  # noqa: E402
+from scalars import log_grouped_scalars, log_trigonometry  # noqa: E402
 
 FASHION_CLASSES = (
     "T-shirt/top",
@@ -131,8 +147,17 @@ def load_data(data_dir: str, dataset: str) -> Data:
 
 
 def validation_loss(model: nn.Module, loader: DataLoader, criterion: nn.Module, batches: int) -> tuple[float, float]:
+    loss, accuracy, _, _ = evaluate(model, loader, criterion, batches)
+    return loss, accuracy
+
+
+def evaluate(
+    model: nn.Module, loader: DataLoader, criterion: nn.Module, batches: int
+) -> tuple[float, float, torch.Tensor, torch.Tensor]:
+    """Mean loss, accuracy, class probabilities and labels over the first ``batches`` batches."""
     model.eval()
     total, correct, count = 0.0, 0, 0
+    probabilities, all_labels = [], []
     with torch.no_grad():
         for index, (inputs, labels) in enumerate(loader):
             if index >= batches:
@@ -141,8 +166,11 @@ def validation_loss(model: nn.Module, loader: DataLoader, criterion: nn.Module, 
             total += criterion(outputs, labels).item()
             correct += (outputs.argmax(1) == labels).sum().item()
             count += len(labels)
+            probabilities.append(F.softmax(outputs, dim=1))
+            all_labels.append(labels)
     model.train()
-    return total / max(1, min(batches, len(loader))), correct / max(1, count)
+    mean_loss = total / max(1, min(batches, len(loader)))
+    return mean_loss, correct / max(1, count), torch.cat(probabilities), torch.cat(all_labels)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,6 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     images, _ = next(iter(training_loader))
     img_grid = torchvision.utils.make_grid(images) / 2 + 0.5  # unnormalize
     writer.add_image(f"Four {data.name.split()[0]} Images", img_grid)
+    first_batches = torch.cat([data.train[i][0].unsqueeze(0) for i in range(32)]) / 2 + 0.5
+    log_batch(writer, first_batches, tag="first 32 training images")
+    log_grouped_scalars(writer)
+    log_trigonometry(writer)
+    log_distribution_centers(writer)
+    sample_images, sample_labels = next(iter(validation_loader))
     writer.add_text(
         "run",
         f"LeNet-5 on **{data.name}** ({len(data.train)} training images), batch size 4, "
@@ -198,8 +232,21 @@ def main(argv: list[str] | None = None) -> int:
                 writer.add_scalars("Training vs. Validation Loss", {"Training": average, "Validation": vloss}, step)
                 print(f"epoch {epoch + 1} batch {index + 1}: training loss {average:.3f}, validation loss {vloss:.3f}")
                 running_loss = 0.0
+        log_weights(writer, model, epoch)
+        with torch.no_grad():
+            model.eval()
+            sample_probabilities = F.softmax(model(sample_images), dim=1)
+            model.train()
+        figure = predictions_figure(sample_images, sample_labels, sample_probabilities, data.classes)
+        writer.add_figure("predictions vs. actuals", figure, global_step=step)
 
-    vloss, accuracy = validation_loss(model, validation_loader, criterion, len(validation_loader))
+    vloss, accuracy, probabilities, labels = evaluate(model, validation_loader, criterion, len(validation_loader))
+    log_pr_curves(writer, labels, probabilities, data.classes, step=step)
+    writer.add_hparams(
+        {"lr": 0.001, "momentum": 0.9, "batch_size": 4, "epochs": epochs, "dataset": data.name},
+        {"hparam/accuracy": accuracy, "hparam/loss": vloss},
+        run_name="hparams",
+    )
     writer.add_text(
         "run",
         f"Finished after {step + 1} batches in {time.time() - start:.0f} s: validation loss {vloss:.3f}, "

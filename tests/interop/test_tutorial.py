@@ -9,7 +9,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from tbread import accumulate
+
+from eventwriter.reader import find_event_files, scan_file
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TUTORIAL = os.path.join(ROOT, "examples", "tutorial.py")
@@ -32,10 +35,23 @@ def test_offline_run_uses_the_bundled_digits(tmp_path):
     assert "Data: digits (scikit-learn), 1437 training and 360 validation images." in out
     assert "all sound." in out and f"tensorboard --logdir {logdir}" in out
     main = accumulate(logdir)
-    assert main.Tags()["images"] == ["Four digits Images"]
+    assert main.Tags()["images"] == ["Four digits Images", "first 32 training images", "predictions vs. actuals"]
     (image,) = main.Images("Four digits Images")
     assert (image.width, image.height) == (2 + 4 * 30, 2 + 30)  # torchvision's grid of four, padding 2
-    assert main.Tags()["tensors"] == ["run/text_summary"]
+    assert [(i.width, i.height) for i in main.Images("first 32 training images")] == [(8 * 28, 4 * 28)]
+    assert [i.step for i in main.Images("predictions vs. actuals")] == [199]
+    assert set(main.Tags()["tensors"]) == {"run/text_summary", *(str(digit) for digit in range(10))}
+    assert {"Group1/data1", "Group1/data2", "Group2/data1"} <= set(main.Tags()["scalars"])
+    histograms = main.Tags()["histograms"]
+    assert "distribution centers" in histograms and "weights/conv1.weight" in histograms
+    assert "gradients/fc3.bias" in histograms
+    assert [h.step for h in main.Histograms("weights/fc1.weight")] == [0]
+    pr_tensor = main.Tensors("3")[0].tensor_proto
+    assert [d.size for d in pr_tensor.tensor_shape.dim] == [6, 127]
+    hparams_run = accumulate(os.path.join(logdir, "hparams"))
+    assert set(hparams_run.Tags()["scalars"]) == {"hparam/accuracy", "hparam/loss"}
+    for curve in ("xsinx", "xcosx", "tanx"):
+        assert len(accumulate(os.path.join(logdir, f"run_14h_{curve}")).Scalars("run_14h")) == 100
     for key in ("Training", "Validation"):
         points = accumulate(os.path.join(logdir, f"Training vs. Validation Loss_{key}")).Scalars(
             "Training vs. Validation Loss"
@@ -57,4 +73,18 @@ def test_fashion_mnist_found_in_data_dir_is_used(tmp_path):
     out = run_tutorial("--data-dir", str(tmp_path / "data"), "--validation-batches", "5", "--logdir", logdir)
     assert "Data: Fashion-MNIST, 480 training and 40 validation images." in out
     assert "could not be downloaded" not in out
-    assert accumulate(logdir).Tags()["images"] == ["Four Fashion-MNIST Images"]
+    assert "Four Fashion-MNIST Images" in accumulate(logdir).Tags()["images"]
+    assert "T-shirt/top" in accumulate(logdir).Tags()["tensors"]  # a PR curve per class, named
+
+
+@pytest.mark.parametrize("script", ["scalars", "histograms", "images", "pr_curves", "hparams"])
+def test_each_section_script_runs_on_its_own(tmp_path, script):
+    logdir = str(tmp_path / script)
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", f"{script}.py"), logdir], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"tensorboard --logdir {logdir}"
+    reports = [scan_file(path) for paths in find_event_files(logdir).values() for path in paths]
+    assert reports and all(r.sound for r in reports)
+    assert sum(r.records for r in reports) > 2 * len(reports)
