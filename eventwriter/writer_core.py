@@ -49,21 +49,9 @@ def _sub_run_dir(log_dir: str, main_tag: str, key: Any) -> str:
 
 
 class WriterCore:
-    """Writes TensorBoard event files into ``log_dir``; same API as torch's SummaryWriter.
-
-    Args:
-        log_dir: run directory (str or path-like). Default:
-            ``runs/<Mon><DD>_<HH-MM-SS>_<hostname><comment>``.
-        comment: suffix of the default ``log_dir``; ignored when ``log_dir`` is given.
-        purge_step: on resuming at step T, TensorBoard hides this run's earlier events
-            with step >= T.
-        max_queue: pending events that make an ``add`` start a write at once.
-        flush_secs: seconds between fsyncs of written data (events become visible to
-            TensorBoard within a fraction of a second regardless).
-        filename_suffix: appended to the name of every event file.
-
-    After ``close()`` the next ``add_*`` call opens a new event file, as torch does.
-    """
+    """The part of SummaryWriter every other part builds on; its arguments are
+    SummaryWriter's (see eventwriter.writer). On its own it logs scalars, text and
+    tensors, which is what add_hparams' child runs need."""
 
     def __init__(
         self,

@@ -1,6 +1,6 @@
 """Images: one image, a batch tiled into a grid, and a matplotlib figure.
 
-    python examples/images.py [LOGDIR]
+python examples/images.py [LOGDIR]
 """
 
 from __future__ import annotations
@@ -33,10 +33,9 @@ def predictions_figure(images: Any, labels: Sequence[int], probabilities: Any, c
         axes.imshow(np.asarray(images[index]).squeeze() / 2 + 0.5, cmap="Greys")
         predicted = int(np.argmax(probabilities[index]))
         right = predicted == int(labels[index])
-        axes.set_title(
-            f"{classes[predicted]}, {float(probabilities[index][predicted]) * 100:.1f}%\n(label: {classes[int(labels[index])]})",
-            color="green" if right else "red",
-        )
+        confidence = float(probabilities[index][predicted]) * 100
+        title = f"{classes[predicted]}, {confidence:.1f}%\n(label: {classes[int(labels[index])]})"
+        axes.set_title(title, color="green" if right else "red")
     return figure
 
 
@@ -47,5 +46,7 @@ if __name__ == "__main__":
         writer.add_image("one image", batch[0])
         log_batch(writer, batch)
         probabilities = rng.dirichlet(np.ones(3), size=4)
-        writer.add_figure("predictions vs. actuals", predictions_figure(batch[:4, 0] * 2 - 1, [0, 1, 2, 0], probabilities, "abc"))
+        writer.add_figure(
+            "predictions vs. actuals", predictions_figure(batch[:4, 0] * 2 - 1, [0, 1, 2, 0], probabilities, "abc")
+        )
         print(f"tensorboard --logdir {writer.get_logdir()}")

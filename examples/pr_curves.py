@@ -1,6 +1,6 @@
 """Precision-recall curves, one per class, from a classifier's probabilities.
 
-    python examples/pr_curves.py [LOGDIR]
+python examples/pr_curves.py [LOGDIR]
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ import numpy as np
 from eventwriter import SummaryWriter
 
 
-def log_pr_curves(writer: SummaryWriter, labels: Any, probabilities: Any, classes: Sequence[str], step: int = 0) -> None:
+def log_pr_curves(
+    writer: SummaryWriter, labels: Any, probabilities: Any, classes: Sequence[str], step: int = 0
+) -> None:
     """For each class: is it the true class, against the predicted probability of it."""
     labels = np.asarray(labels)
     probabilities = np.asarray(probabilities)

@@ -42,10 +42,10 @@ from eventwriter import SummaryWriter  # was: from torch.utils.tensorboard impor
 from eventwriter.reader import find_event_files, scan_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the section scripts next to this one
-from histograms import log_distribution_centers, log_weights  # noqa: E402
-from images import log_batch, predictions_figure  # noqa: E402
-from pr_curves import log_pr_curves  # noqa: E402
-from scalars import log_grouped_scalars, log_trigonometry  # noqa: E402
+from histograms import log_distribution_centers, log_weights
+from images import log_batch, predictions_figure
+from pr_curves import log_pr_curves
+from scalars import log_grouped_scalars, log_trigonometry
 
 FASHION_CLASSES = (
     "T-shirt/top",

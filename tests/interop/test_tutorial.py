@@ -81,7 +81,10 @@ def test_fashion_mnist_found_in_data_dir_is_used(tmp_path):
 def test_each_section_script_runs_on_its_own(tmp_path, script):
     logdir = str(tmp_path / script)
     result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", f"{script}.py"), logdir], capture_output=True, text=True, timeout=300
+        [sys.executable, os.path.join(ROOT, "examples", f"{script}.py"), logdir],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"tensorboard --logdir {logdir}"
