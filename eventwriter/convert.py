@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from typing import Any
 
 import numpy as np
@@ -46,8 +47,10 @@ def check_tag(tag: Any, what: str = "tag") -> str:
 
 
 def is_torch_tensor(value: Any) -> bool:
-    """True for a torch.Tensor, found without importing torch."""
-    return type(value).__module__.startswith("torch") and hasattr(value, "detach") and hasattr(value, "numel")
+    """True for a torch.Tensor (subclasses too), found without importing torch: a tensor
+    can only exist once torch has been imported."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.Tensor)
 
 
 def _torch_to_numpy(tensor: Any) -> np.ndarray:

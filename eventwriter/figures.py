@@ -7,6 +7,7 @@ is imported only when a figure is passed.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,12 +34,10 @@ def _render(figure: Any, close: bool) -> np.ndarray:
 
 
 def _check_figure(figure: Any, tag: str) -> None:
-    module = type(figure).__module__
-    if module.startswith("matplotlib"):
-        from matplotlib.figure import Figure
-
-        if isinstance(figure, Figure):
-            return
+    # A Figure can only exist once matplotlib is imported; subclasses (proplot's...) count.
+    matplotlib_figure = sys.modules.get("matplotlib.figure")
+    if matplotlib_figure is not None and isinstance(figure, matplotlib_figure.Figure):
+        return
     raise TypeError(f"{tag!r}: figure must be a matplotlib Figure or a list of them, got {describe(figure)}")
 
 

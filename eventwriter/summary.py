@@ -209,9 +209,15 @@ def image_boxes(
     """
     check_tag(tag)
     hwc = _hwc(tag, tensor_image, dataformats, "img_tensor")
-    boxes = _real_array(tag, "box_tensor", tensor_boxes) if np.size(tensor_boxes) else np.zeros((0, 4))
+    boxes = to_numpy(tensor_boxes, tag, "box_tensor")
+    if boxes.size == 0:
+        boxes = np.zeros((0, 4))
+    elif boxes.dtype.kind not in "biuf":
+        raise TypeError(f"{tag!r}: box_tensor must hold numbers, got dtype {boxes.dtype}")
     if isinstance(labels, str):
         labels = [labels]
+    if labels is not None and not all(isinstance(label, str) for label in labels):
+        raise TypeError(f"{tag!r}: labels must be a list of str, got {describe(labels)}")
     with _about(tag):
         _images.check_boxes(boxes, labels)
         hwc = _images.rendered_image(hwc, _positive(tag, "rescale", rescale), boxes, labels)
@@ -234,9 +240,13 @@ def audio(tag: str, tensor: Any, sample_rate: float = 44100) -> Summary:
     """
     check_tag(tag)
     samples = _real_array(tag, "snd_tensor", tensor)
-    if samples.dtype.kind != "f":  # float samples keep their precision, as in torch
+    if samples.dtype.kind != "f":
         samples = samples.astype(np.float64)
+    elif samples.dtype.itemsize < 4:  # float16: 1.0 * 32767 would round to 32768 and wrap
+        samples = samples.astype(np.float32)
     sample_rate = _positive(tag, "sample_rate", sample_rate)
+    if sample_rate >= 2**31:
+        raise ValueError(f"{tag!r}: sample_rate must be below 2**31 (a WAV header field), got {sample_rate:g}")
     if not np.all(np.isfinite(samples)):
         raise ValueError(f"{tag!r}: snd_tensor must be finite, got NaN or infinite samples")
     peak = float(np.abs(samples).max())
@@ -266,7 +276,8 @@ def pr_curve(tag: str, labels: Any, predictions: Any, num_thresholds: int = 127,
     """A Summary with the precision-recall curve of ``predictions`` against 0/1 ``labels``.
 
     Raises:
-        ValueError: shapes differ, predictions lie outside [0, 1], labels are not 0/1.
+        ValueError: shapes differ, or predictions or labels lie outside [0, 1] (torch
+            drops such predictions silently).
     """
     check_tag(tag)
     label_array = _real_array(tag, "labels", labels)
@@ -278,8 +289,8 @@ def pr_curve(tag: str, labels: Any, predictions: Any, num_thresholds: int = 127,
     if not np.all((prediction_array >= 0) & (prediction_array <= 1)):
         lowest, highest = prediction_array.min(), prediction_array.max()
         raise ValueError(f"{tag!r}: predictions must lie in [0, 1], got values from {lowest} to {highest}")
-    if not np.all((label_array == 0) | (label_array == 1)):
-        raise ValueError(f"{tag!r}: labels must be 0/1 or bool")
+    if not np.all((label_array >= 0) & (label_array <= 1)):
+        raise ValueError(f"{tag!r}: labels must be 0/1, bool, or soft labels in [0, 1]")
     weight_array = None
     if weights is not None:
         weight_array = _real_array(tag, "weights", weights).astype(np.float64)
@@ -302,8 +313,11 @@ def pr_curve_raw(
 ) -> Summary:
     """A Summary with a PR curve given as counts, precision and recall per threshold.
 
+    The metadata records the curves' length as the number of thresholds (TensorBoard
+    goes by the data; torch writes ``num_thresholds`` whatever the length).
+
     Raises:
-        ValueError: the six sequences differ in length, or from ``num_thresholds``.
+        ValueError: the six sequences differ in length.
     """
     check_tag(tag)
     names = ("true_positive_counts", "false_positive_counts", "true_negative_counts", "false_negative_counts",
@@ -315,10 +329,8 @@ def pr_curve_raw(
     lengths = {row.size for row in rows}
     if len(lengths) != 1:
         raise ValueError(f"{tag!r}: the six curves must have the same length, got lengths {[r.size for r in rows]}")
-    count = _num_thresholds(tag, num_thresholds)
-    if rows[0].size != count:
-        raise ValueError(f"{tag!r}: num_thresholds is {count} but the curves have {rows[0].size} points")
-    return _pr_curves.pr_curve_pb(tag, np.stack(rows), count)
+    _num_thresholds(tag, num_thresholds)
+    return _pr_curves.pr_curve_pb(tag, np.stack(rows), rows[0].size)
 
 
 # -- mesh, hparams, custom scalars --------------------------------------------------
@@ -350,16 +362,20 @@ def mesh(
         raise ValueError(f"{tag!r}: colors must match vertices {(batch, points, 3)}, got {parts['colors'].shape}")
     if "faces" in parts:
         faces_array = parts["faces"]
-        if faces_array.shape[0] != batch or faces_array.min() < 0 or faces_array.max() >= points:
-            raise ValueError(f"{tag!r}: faces must be (B, F, 3) indices into the {points} vertices")
+        if faces_array.shape[0] not in (1, batch) or faces_array.min() < 0 or faces_array.max() >= points:
+            raise ValueError(f"{tag!r}: faces must be (B or 1, F, 3) indices into the {points} vertices")
     if config_dict is not None and not isinstance(config_dict, Mapping):
         raise TypeError(f"{tag!r}: config_dict must be a dict, got {describe(config_dict)}")
-    return _mesh.mesh_pb(tag, parts, config_dict)
+    with _about(tag, "config_dict"):
+        return _mesh.mesh_pb(tag, parts, config_dict)
 
 
 def _plain_hparam(name: str, value: Any) -> bool | float | str | None:
     if is_torch_tensor(value) or isinstance(value, np.ndarray):
-        value = to_numpy(value, name, "hparam").reshape(-1)[0].item()
+        array = to_numpy(value, name, "hparam").reshape(-1)
+        if array.size == 0:
+            raise ValueError(f"hparam {name!r} is an empty tensor")
+        value = array[0].item()
     return _hparams.hparam_value(name, value)
 
 

@@ -204,7 +204,7 @@ BAD_CALLS = [
     (lambda w: w.add_audio("a", []), ValueError, r"'a': snd_tensor is empty"),
     (lambda w: w.add_pr_curve("p", [0, 1], [0.5]), ValueError, r"'p': labels and predictions must have the same shape"),
     (lambda w: w.add_pr_curve("p", [0, 1], [0.5, 1.5]), ValueError, r"'p': predictions must lie in \[0, 1\]"),
-    (lambda w: w.add_pr_curve("p", [0, 2], [0.5, 0.5]), ValueError, r"'p': labels must be 0/1 or bool"),
+    (lambda w: w.add_pr_curve("p", [0, 2], [0.5, 0.5]), ValueError, r"'p': labels must be 0/1, bool, or soft labels"),
     (
         lambda w: w.add_pr_curve("p", [0, 1], [0.5, 0.5], num_thresholds=1),
         ValueError,
@@ -221,11 +221,6 @@ BAD_CALLS = [
         r"'p': the six curves must have the same length",
     ),
     (
-        lambda w: w.add_pr_curve_raw("p", [1, 2], [1, 2], [1, 2], [1, 2], [1, 2], [1, 2]),
-        ValueError,
-        r"'p': num_thresholds is 127 but the curves have 2 points",
-    ),
-    (
         lambda w: w.add_mesh("m", np.zeros((4, 3))),
         ValueError,
         r"'m': vertices must have shape \(B, N, 3\), got \(4, 3\)",
@@ -238,7 +233,7 @@ BAD_CALLS = [
     (
         lambda w: w.add_mesh("m", np.zeros((1, 4, 3)), faces=np.array([[[0, 1, 9]]])),
         ValueError,
-        r"'m': faces must be \(B, F, 3\) indices into the 4 vertices",
+        r"'m': faces must be \(B or 1, F, 3\) indices into the 4 vertices",
     ),
     (lambda w: w.add_mesh("m", np.zeros((1, 4, 3)), config_dict="x"), TypeError, r"'m': config_dict must be a dict"),
     (
@@ -273,3 +268,74 @@ def test_audio_beyond_one_warns_and_clips(logdir):
             writer.add_audio("a", [0.5, -3.0, 1.5])
     with wave.open(io.BytesIO(only_value(logdir).audio.encoded_audio_string)) as wav:
         assert np.frombuffer(wav.readframes(3), dtype="<i2").tolist() == [16383, -32767, 32767]
+
+
+MORE_BAD_CALLS = [
+    (lambda w: w.add_audio("a", [0.1], sample_rate=1e12), ValueError, r"'a': sample_rate must be below 2\*\*31"),
+    (
+        lambda w: w.add_image_with_boxes("b", np.zeros((3, 8, 8)), np.zeros((1, 4)), labels=[1]),
+        TypeError,
+        r"'b': labels must be a list of str",
+    ),
+    (
+        lambda w: w.add_mesh("m", np.zeros((1, 4, 3)), config_dict={"a": object()}),
+        TypeError,
+        r"'m': config_dict: object .* is not JSON",
+    ),
+    (lambda w: w.add_custom_scalars({"c": {"t": ["Pie", ["a"]]}}), ValueError, r"got 'Pie'"),
+]
+
+
+@pytest.mark.parametrize(("call", "error", "message"), MORE_BAD_CALLS, ids=["rate", "labels", "json", "pie"])
+def test_more_bad_input(logdir, call, error, message):
+    with SummaryWriter(logdir) as writer, pytest.raises(error, match=message):
+        call(writer)
+
+
+def test_empty_box_tensor_and_config_with_numpy_numbers(logdir):
+    with SummaryWriter(logdir) as writer:
+        writer.add_image_with_boxes("b", np.zeros((3, 8, 8)), np.zeros((0, 4)), labels=[])
+        writer.add_mesh("m", np.zeros((1, 4, 3)), config_dict={"camera": {"fov": np.float32(75)}})
+        writer.add_custom_scalars({"c": {"t": ["multiline", ["a"]]}})
+    values = {tag: value for _, tag, value in summary_values(logdir)}
+    assert values["b"].image.width == 8
+    assert b'"fov": 75.0' in values["m_VERTEX"].metadata.plugin_data.content
+
+
+def test_pr_curve_raw_of_any_length_records_its_length(logdir):
+    with SummaryWriter(logdir) as writer:
+        writer.add_pr_curve_raw("p", [3, 2, 1], [3, 1, 0], [0, 2, 3], [0, 1, 2], [0.5, 0.6, 1], [1, 0.6, 0.3])
+    value = only_value(logdir)
+    assert [d.size for d in value.tensor.tensor_shape.dim] == [6, 3]
+    assert plugin_data_pb2.PrCurvePluginData.FromString(value.metadata.plugin_data.content).num_thresholds == 3
+
+
+def test_float16_audio_at_full_scale_does_not_wrap(logdir):
+    with SummaryWriter(logdir) as writer:
+        writer.add_audio("a", np.array([0.0, 1.0, -1.0, 0.5], dtype=np.float16))
+    with wave.open(io.BytesIO(only_value(logdir).audio.encoded_audio_string)) as wav:
+        assert np.frombuffer(wav.readframes(4), dtype="<i2").tolist() == [0, 32767, -32767, 16383]
+
+
+@pytest.mark.parametrize(
+    ("fps", "stride", "delay_ms"),
+    [(4, 1, 250), (24, 1, 40), (30, 1, 30), (50, 1, 20), (60, 2, 30), (100, 2, 20), (240, 5, 20)],
+)
+def test_gif_timing_plays_in_real_time(fps, stride, delay_ms):
+    from eventwriter.plugins.video import frame_plan
+
+    assert frame_plan(1000, fps) == (stride, delay_ms)
+    assert abs(stride / fps - delay_ms / 1000) <= 0.005 + 1e-9
+
+
+def test_video_frames_and_delay_in_the_gif(logdir):
+    from PIL import Image, ImageSequence
+
+    frames = np.zeros((1, 12, 1, 4, 4), dtype=np.uint8)
+    for index in range(12):
+        frames[0, index] = index * 20
+    with SummaryWriter(logdir) as writer:
+        writer.add_video("v", frames, fps=100)
+    gif = Image.open(io.BytesIO(only_value(logdir).image.encoded_image_string))
+    kept = [np.asarray(frame.convert("L"))[0, 0] for frame in ImageSequence.Iterator(gif)]
+    assert kept == [0, 40, 80, 120, 160, 200] and gif.info["duration"] == 20

@@ -27,6 +27,7 @@ def _chart(category: str, title: str, spec: Any) -> Chart:
     if not isinstance(spec, Sequence) or isinstance(spec, str) or len(spec) != 2:
         raise TypeError(f"{where} must be ['Multiline' or 'Margin', [tags]], got {spec!r}")
     kind, tags = spec
+    kind = kind.capitalize() if isinstance(kind, str) else kind
     if isinstance(tags, str) or not isinstance(tags, Sequence) or not all(isinstance(t, str) for t in tags):
         raise TypeError(f"{where}: the tags must be a list of str, got {tags!r}")
     if kind == "Margin":
@@ -36,7 +37,7 @@ def _chart(category: str, title: str, spec: Any) -> Chart:
         return Chart(title=title, margin=MarginChartContent(series=[series]))
     if kind == "Multiline":
         return Chart(title=title, multiline=MultilineChartContent(tag=list(tags)))
-    raise ValueError(f"{where}: the chart type must be 'Multiline' or 'Margin', got {kind!r}")
+    raise ValueError(f"{where}: the chart type must be 'Multiline' or 'Margin', got {spec[0]!r}")
 
 
 def make_layout(layout: Mapping[str, Mapping[str, Any]]) -> Layout:

@@ -56,15 +56,18 @@ def hparam_value(name: str, value: Any) -> bool | float | str | None:
     """A hyperparameter as a plain bool, float, str or None (skipped).
 
     Raises:
-        TypeError: any other type.
+        ValueError: any other type (ValueError, as torch raises).
     """
     if value is None or isinstance(value, (bool, str)):
         return value
     if type(value).__name__ == "bool_":  # numpy.bool_
         return bool(value)
     if isinstance(value, numbers.Real):
-        return float(value)
-    raise TypeError(f"hparam {name!r} must be a bool, str, int, float or None, got {type(value).__name__} {value!r}")
+        try:
+            return float(value)
+        except OverflowError:
+            raise ValueError(f"hparam {name!r} must fit in a float, got a number of {len(str(value))} digits") from None
+    raise ValueError(f"hparam {name!r} must be a bool, str, int, float or None, got {type(value).__name__} {value!r}")
 
 
 def _struct_value(value: bool | float | str) -> struct_pb2.Value:

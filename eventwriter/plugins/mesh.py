@@ -25,8 +25,14 @@ PLUGIN_NAME = "mesh"
 CONTENT_TYPES = {"vertices": MeshPluginData.VERTEX, "faces": MeshPluginData.FACE, "colors": MeshPluginData.COLOR}
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):  # numpy numbers in a config are plain numbers
+        return value.item()
+    raise TypeError(f"{type(value).__name__} {value!r} is not JSON")
+
+
 def json_config(config_dict: dict[str, Any] | None) -> str:
-    return "{}" if config_dict is None else json.dumps(config_dict, sort_keys=True)
+    return "{}" if config_dict is None else json.dumps(config_dict, sort_keys=True, default=_json_default)
 
 
 def create_summary_metadata(

@@ -6,12 +6,15 @@ of one frame); TensorBoard's image dashboard plays it. A batch of videos
 ``(N, T, C, H, W)`` is laid out as torch lays it out: N padded with blank videos to a
 power of two, tiled into a grid of ``2 ** ((N.bit_length() - 1) // 2)`` rows. The GIF
 is written with Pillow alone (torch needs moviepy < 2 and writes an empty value
-without it). uint8 frames are kept as they are; other dtypes are scaled by 255.
+without it). uint8 frames are kept as they are; other dtypes are scaled by 255. GIF
+stores up to 256 colours per frame exactly and time in hundredths of a second: above
+50 fps, frames are dropped to keep the clip playing in real time.
 """
 
 from __future__ import annotations
 
 import io
+import math
 
 import numpy as np
 
@@ -42,14 +45,28 @@ def tile_videos(videos: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(grid.reshape(frames, rows * height, columns * width, channels))
 
 
+def frame_plan(frame_count: int, fps: float) -> tuple[int, int]:
+    """(keep every n-th frame, delay per kept frame in ms) for a GIF shown at ``fps``.
+
+    GIF delays are whole hundredths of a second, and players treat delays under 0.02 s
+    as 0.1 s; above 50 fps frames are dropped so that the clip still plays in real time.
+    """
+    stride = max(1, math.ceil(fps / 50))
+    centiseconds = max(2, round(100 * stride / fps))
+    return min(stride, max(1, frame_count)), centiseconds * 10
+
+
 def encode_gif(frames: np.ndarray, fps: float) -> bytes:
-    """An animated GIF, looping, of (T, H, W, C) uint8 frames with C 1 or 3."""
+    """An animated GIF, looping, of (T, H, W, C) uint8 frames with C 1 or 3.
+
+    Frames of up to 256 colours are stored exactly; GIF's palette quantises richer ones.
+    """
     PIL = pillow()
     if frames.shape[-1] == 1:
         frames = np.repeat(frames, 3, axis=-1)
-    images = [PIL.Image.fromarray(frame) for frame in frames]
+    stride, duration = frame_plan(len(frames), fps)
+    images = [PIL.Image.fromarray(frame) for frame in frames[::stride]]
     output = io.BytesIO()
-    duration = max(10, round(1000 / fps))  # GIF delays are in hundredths of a second
     images[0].save(output, format="GIF", save_all=True, append_images=images[1:], duration=duration, loop=0)
     return output.getvalue()
 

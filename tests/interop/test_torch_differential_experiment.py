@@ -173,7 +173,9 @@ def test_same_run_puts_the_session_next_to_the_writers_scalars(tmp_path):
     [
         (([1, 2], {}), TypeError, "hparam_dict must be a dict"),
         (({"a": 1}, [1]), TypeError, "metric_dict must be a dict"),
-        (({"a": [1, 2]}, {}), TypeError, "hparam 'a' must be a bool, str, int, float or None, got list"),
+        (({"a": [1, 2]}, {}), ValueError, "hparam 'a' must be a bool, str, int, float or None, got list"),
+        (({"a": torch.tensor([])}, {}), ValueError, "hparam 'a' is an empty tensor"),
+        (({"a": 10**400}, {}), ValueError, "hparam 'a' must fit in a float"),
         (
             ({"a": 1}, {}, {"a": ["x"]}),
             TypeError,
@@ -224,3 +226,23 @@ def test_custom_scalars_layout_is_what_the_plugin_reads(tmp_path):
     layout = layout_pb2.Layout.FromString(tensor_util.make_ndarray(event.tensor_proto).item())
     assert layout.category[0].title == "Losses"
     assert list(layout.category[0].chart[0].multiline.tag) == ["loss/.*"]
+
+
+def test_soft_labels_are_weights_as_in_torch(tmp_path):
+    def calls(writer, rng):
+        writer.add_pr_curve("soft", rng.random(100), rng.random(100), 0, walltime=WALL)
+
+    torch_dir, our_dir = both(tmp_path, calls)
+    assert_same_loaded_runs(torch_dir, our_dir)
+
+
+def test_difference_pr_curve_raw_metadata_records_the_curve_length(tmp_path):
+    curves = ([75, 64, 21, 5, 0], [150, 105, 18, 0, 0], [0, 45, 132, 150, 150], [0, 11, 54, 70, 75],
+              [0.33, 0.38, 0.54, 1.0, 0.0], [1.0, 0.85, 0.28, 0.07, 0.0])  # fmt: skip
+    torch_dir, our_dir = both(tmp_path, lambda w, rng: w.add_pr_curve_raw("prraw", *curves, 0, walltime=WALL))
+    theirs, ours = loaded_run(torch_dir)["prraw"], loaded_run(our_dir)["prraw"]
+    np.testing.assert_array_equal(theirs["points"][0][2], ours["points"][0][2])  # the same [6, 5] data
+    from tensorboard.plugins.pr_curve.plugin_data_pb2 import PrCurvePluginData
+
+    assert PrCurvePluginData.FromString(theirs["metadata"][1]).num_thresholds == 127
+    assert PrCurvePluginData.FromString(ours["metadata"][1]).num_thresholds == 5

@@ -361,3 +361,48 @@ def test_add_mesh(tmp_path):
     assert sorted(loaded_run(our_dir)) == [
         "cloud_VERTEX", "colored_COLOR", "colored_VERTEX", "my_mesh_COLOR", "my_mesh_FACE", "my_mesh_VERTEX",
     ]  # fmt: skip
+
+
+class MetaTensor(torch.Tensor):
+    """A tensor subclass from outside the torch package, like MONAI's MetaTensor."""
+
+
+def test_tensor_subclasses_and_tensors_that_require_grad(tmp_path):
+    linear = torch.nn.Linear(4, 3)
+
+    def calls(writer, rng):
+        weight = linear.weight.as_subclass(MetaTensor)
+        writer.add_histogram("h", weight, 0, walltime=WALL)
+        writer.add_image("i", torch.sigmoid(linear.weight)[None], 0, WALL)  # requires grad
+        writer.add_scalar("s", weight.sum(), 0, WALL)
+
+    torch_dir, our_dir = both(tmp_path, calls)
+    assert_same_loaded_runs(torch_dir, our_dir)
+
+
+def test_figure_subclass(tmp_path):
+    class MyFigure(matplotlib.figure.Figure):
+        pass
+
+    def calls(writer, rng):
+        figure = plt.figure(FigureClass=MyFigure, figsize=(2, 2), dpi=30)
+        writer.add_figure("f", figure, 0, walltime=WALL)
+
+    torch_dir, our_dir = both(tmp_path, calls)
+    assert_same_loaded_runs(torch_dir, our_dir)
+
+
+def test_empty_boxes_from_a_detector_that_found_nothing(tmp_path):
+    def calls(writer, rng):
+        writer.add_image_with_boxes("b", torch.rand(3, 16, 16), torch.zeros((0, 4)), 0, WALL, labels=[])
+
+    torch_dir, our_dir = both(tmp_path, calls)
+    assert_same_loaded_runs(torch_dir, our_dir)
+
+
+def test_difference_float16_audio_at_full_scale(tmp_path):
+    clip = torch.tensor([0.0, 1.0, -1.0, 0.5], dtype=torch.float16)
+    torch_dir, our_dir = both(tmp_path, lambda w, rng: w.add_audio("t", clip, 0, walltime=WALL))
+    (theirs,), (ours,) = accumulate(torch_dir).Audio("t"), accumulate(our_dir).Audio("t")
+    assert decode_blob(theirs.encoded_audio_string).ravel().tolist() == [0, -32768, -32768, 16384]  # wrapped
+    assert decode_blob(ours.encoded_audio_string).ravel().tolist() == [0, 32767, -32767, 16383]
