@@ -8,6 +8,7 @@ and through the legacy EventAccumulator.
 from __future__ import annotations
 
 import io
+import itertools
 import warnings
 
 import matplotlib
@@ -131,8 +132,8 @@ def test_difference_histogram_with_nan_is_refused(tmp_path):
 
 # -- images -----------------------------------------------------------------------
 
-THREE_D = ["CHW", "CWH", "HCW", "HWC", "WCH", "WHC"]
-FOUR_D = ["NCHW", "NHWC", "CNHW", "HWNC", "NHCW", "WNHC"]
+THREE_D = ["".join(p) for p in itertools.permutations("CHW")]
+FOUR_D = ["".join(p) for p in itertools.permutations("NCHW")]
 
 
 def _array_for(dataformats, channels, rng, dtype):
