@@ -80,11 +80,22 @@ def _text(writer, n):
         writer.add_text("notes", f"step {step}: **loss** went down", step)
 
 
+_EMBEDDING = np.random.default_rng(0).normal(size=(20_000, 64)).astype(np.float32)
+_LABELS = [f"point {i} of class {i % 10}" for i in range(20_000)]
+
+
+def _embedding(writer, n):
+    rows = max(10, 20_000 * n // 20_000)
+    for step in range(max(1, n // 20_000)):
+        writer.add_embedding(_EMBEDDING[:rows], metadata=_LABELS[:rows], global_step=step)
+
+
 WORKLOADS = [
     Workload("add_scalar, 1 tag", 100_000, _scalars_one_tag),
     Workload("add_scalar, 100 tags", 100_000, _scalars_100_tags),
     Workload("add_scalars, 4 keys", 10_000, _add_scalars_4_keys),
     Workload("add_text", 10_000, _text),
+    Workload("add_embedding 20,000 x 64 + labels", 20_000, _embedding),
 ]
 
 

@@ -8,8 +8,18 @@ a log dir to a storage, so remote file systems plug in there.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: the lock is process-local only
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["LocalFileSink", "LocalStorage", "Sink", "Storage", "storage_for"]
 
@@ -32,7 +42,7 @@ class Sink(Protocol):
 
 @runtime_checkable
 class Storage(Protocol):
-    """Directories and new files below a log dir."""
+    """Directories, new event files and whole side files (projector) below a log dir."""
 
     def makedirs(self, path: str) -> None:
         """Create ``path`` and its parents if missing."""
@@ -42,6 +52,17 @@ class Storage(Protocol):
 
     def join(self, *parts: str) -> str:
         """Join path components the way this storage spells paths."""
+
+    def read_bytes(self, path: str) -> bytes | None:
+        """The content of the file at ``path``, or None if there is none."""
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Replace the file at ``path`` with ``data`` atomically: readers see the old or
+        the new content, never a part."""
+
+    def exclusive(self, path: str) -> AbstractContextManager[None]:
+        """Hold a lock named after ``path`` against other writers (processes included)
+        while a read-modify-write of that file runs."""
 
 
 class LocalFileSink:
@@ -85,7 +106,42 @@ class LocalStorage:
     def join(self, *parts: str) -> str:
         return os.path.join(*parts)
 
+    def read_bytes(self, path: str) -> bytes | None:
+        try:
+            with open(path, "rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None
 
+    def write_bytes(self, path: str, data: bytes) -> None:
+        directory, name = os.path.split(path)
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory or ".")
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
+
+    @contextlib.contextmanager
+    def exclusive(self, path: str) -> Iterator[None]:
+        directory, name = os.path.split(path)
+        lock_path = os.path.join(directory, f".{name}.lock")
+        with _THREAD_LOCK, open(lock_path, "a+b") as handle:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                if fcntl is not None:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+_THREAD_LOCK = threading.RLock()  # flock() does not exclude threads of one process
 _LOCAL = LocalStorage()
 
 

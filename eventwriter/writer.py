@@ -1,19 +1,20 @@
 """SummaryWriter: the drop-in for torch.utils.tensorboard.SummaryWriter.
 
 The methods live by subject: writer_core (construction, lifecycle, scalars, text,
-tensors), writer_media (histograms, images, figures, video, audio, meshes) and
-writer_experiment (PR curves, hparams, custom scalars).
+tensors), writer_media (histograms, images, figures, video, audio, meshes),
+writer_experiment (PR curves, hparams, custom scalars) and writer_model (embeddings).
 """
 
 from __future__ import annotations
 
 from eventwriter.writer_experiment import ExperimentMethods
 from eventwriter.writer_media import MediaMethods
+from eventwriter.writer_model import ModelMethods
 
 __all__ = ["SummaryWriter"]
 
 
-class SummaryWriter(MediaMethods, ExperimentMethods):
+class SummaryWriter(MediaMethods, ExperimentMethods, ModelMethods):
     """Writes TensorBoard event files into ``log_dir``; same API as torch's SummaryWriter.
 
     Args:

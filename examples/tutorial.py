@@ -7,6 +7,8 @@ from eventwriter. It logs
   - the model's weights and gradients as histograms, once per epoch;
   - a figure of predictions against the true classes (matplotlib), once per epoch;
   - a precision-recall curve per class on the validation set;
+  - 100 training images in the Projector, labelled with their class and shown as
+    thumbnails (``add_embedding``);
   - the run's hyperparameters with the final accuracy and loss (HParams tab);
   - a text summary of the run;
   - the tutorial's small examples: grouped scalars (Group1/data1, ...), x·sin x, x·cos x
@@ -42,6 +44,7 @@ from eventwriter import SummaryWriter  # was: from torch.utils.tensorboard impor
 from eventwriter.reader import find_event_files, scan_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the section scripts next to this one
+from embeddings import log_embedding
 from histograms import log_distribution_centers, log_weights
 from images import log_batch, predictions_figure
 from pr_curves import log_pr_curves
@@ -242,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
 
     vloss, accuracy, probabilities, labels = evaluate(model, validation_loader, criterion, len(validation_loader))
     log_pr_curves(writer, labels, probabilities, data.classes, step=step)
+    train_images = torch.cat([data.train[i][0] for i in range(min(len(data.train), 1000))]) / 2 + 0.5
+    train_labels = [int(data.train[i][1]) for i in range(len(train_images))]
+    log_embedding(writer, train_images.numpy(), train_labels, data.classes)
     writer.add_hparams(
         {"lr": 0.001, "momentum": 0.9, "batch_size": 4, "epochs": epochs, "dataset": data.name},
         {"hparam/accuracy": accuracy, "hparam/loss": vloss},
