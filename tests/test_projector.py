@@ -65,7 +65,18 @@ def test_matrix_text_round_trips_any_float32(values):
 
 def test_matrix_text_at_the_edges_of_float32():
     info = np.finfo(np.float32)
-    edges = [0.0, info.tiny, np.nextafter(np.float32(0), np.float32(1)), info.max, -info.max, 1.0, 10.0, 999.99994, 1e-5, 9.9999997e-06]
+    edges = [
+        0.0,
+        info.tiny,
+        np.nextafter(np.float32(0), np.float32(1)),
+        info.max,
+        -info.max,
+        1.0,
+        10.0,
+        999.99994,
+        1e-5,
+        9.9999997e-06,
+    ]
     powers = [10.0**k for k in range(-44, 39)] + [
         np.nextafter(np.float32(10.0**k), np.float32(0)) for k in range(-37, 39)
     ]
