@@ -8,6 +8,7 @@ imports torch, tensorboard or tensorflow.
 from eventwriter.errors import (
     CorruptRecordError,
     EventWriterError,
+    GraphError,
     RecordError,
     TruncatedRecordError,
     UndecodableRecordError,
@@ -24,6 +25,7 @@ __all__ = [
     "EventFileWriter",
     "EventWriterError",
     "FileWriter",
+    "GraphError",
     "RecordError",
     "SummaryWriter",
     "TruncatedRecordError",

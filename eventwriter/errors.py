@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "CorruptRecordError",
     "EventWriterError",
+    "GraphError",
     "RecordError",
     "TruncatedRecordError",
     "UndecodableRecordError",
@@ -40,3 +41,7 @@ class CorruptRecordError(RecordError):
 
 class UndecodableRecordError(RecordError):
     """The CRCs match but the data is not a valid Event protocol buffer."""
+
+
+class GraphError(RuntimeError):
+    """No graph could be taken of a model; the tracer's error is chained."""

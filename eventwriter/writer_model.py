@@ -1,4 +1,4 @@
-"""SummaryWriter methods about the model: its embeddings (projector)."""
+"""SummaryWriter methods about the model: its graph and its embeddings (projector)."""
 
 from __future__ import annotations
 
@@ -83,6 +83,44 @@ def check_embedding(
 
 class ModelMethods(WriterCore):
     """The ``add_*`` methods about the model; mixed into SummaryWriter."""
+
+    def add_graph(
+        self,
+        model: Any,
+        input_to_model: Any = None,
+        verbose: bool = False,
+        use_strict_trace: bool = True,
+        *,
+        graph_from: str = "auto",
+    ) -> None:
+        """Write the graph of a torch model run on ``input_to_model``, for the Graphs tab.
+
+        Args:
+            model: a ``torch.nn.Module`` (its train/eval mode is restored afterwards).
+            input_to_model: a tensor, or a tuple of the model's arguments.
+            verbose: print the graph.
+            use_strict_trace: ``strict`` of ``torch.jit.trace``; False lets the tracer
+                record list and dict inputs and outputs.
+            graph_from: "trace" (``torch.jit.trace``, node for node as torch), "export"
+                (``torch.export``, no TorchScript), or "auto": trace, and if the tracer
+                fails, export with a warning.
+
+        Raises:
+            GraphError: no graph could be taken (nothing is written); it names the model
+                and carries the tracer's message.
+        """
+        from eventwriter.graph import model_graph
+
+        graph, metadata = model_graph(
+            model, input_to_model, verbose=bool(verbose), strict=bool(use_strict_trace), source=graph_from
+        )
+        self._get_file_writer().add_graph((graph, metadata))
+
+    def add_onnx_graph(self, prototxt: Any) -> None:
+        """Write the graph of an ONNX model (a ModelProto or the path of an .onnx file)."""
+        from eventwriter.graph.onnx import graph_from_onnx
+
+        self._get_file_writer().add_onnx_graph(graph_from_onnx(prototxt))
 
     def add_embedding(
         self,

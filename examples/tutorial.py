@@ -9,6 +9,7 @@ from eventwriter. It logs
   - a precision-recall curve per class on the validation set;
   - 100 training images in the Projector, labelled with their class and shown as
     thumbnails (``add_embedding``);
+  - the graph of LeNet-5, and of the tutorial's SimpleModel in a child run (``add_graph``);
   - the run's hyperparameters with the final accuracy and loss (HParams tab);
   - a text summary of the run;
   - the tutorial's small examples: grouped scalars (Group1/data1, ...), x·sin x, x·cos x
@@ -45,6 +46,7 @@ from eventwriter.reader import find_event_files, scan_file
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the section scripts next to this one
 from embeddings import log_embedding
+from graphs import log_graphs
 from histograms import log_distribution_centers, log_weights
 from images import log_batch, predictions_figure
 from pr_curves import log_pr_curves
@@ -202,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     images, _ = next(iter(training_loader))
     img_grid = torchvision.utils.make_grid(images) / 2 + 0.5  # unnormalize
     writer.add_image(f"Four {data.name.split()[0]} Images", img_grid)
+    log_graphs(writer, model, images)
     first_batches = torch.cat([data.train[i][0].unsqueeze(0) for i in range(32)]) / 2 + 0.5
     log_batch(writer, first_batches, tag="first 32 training images")
     log_grouped_scalars(writer)

@@ -50,6 +50,8 @@ def test_offline_run_uses_the_bundled_digits(tmp_path):
     assert [d.size for d in pr_tensor.tensor_shape.dim] == [6, 127]
     hparams_run = accumulate(os.path.join(logdir, "hparams"))
     assert set(hparams_run.Tags()["scalars"]) == {"hparam/accuracy", "hparam/loss"}
+    assert main.Graph() is not None and any("Conv2d[conv1]" in node.name for node in main.Graph().node)
+    assert accumulate(os.path.join(logdir, "simple_model")).Graph() is not None
     config = open(os.path.join(logdir, "projector_config.pbtxt")).read()
     assert 'tensor_name: "default:00000"' in config and "single_image_dim: 28" in config
     with open(os.path.join(logdir, "00000", "default", "metadata.tsv")) as handle:
@@ -81,7 +83,7 @@ def test_fashion_mnist_found_in_data_dir_is_used(tmp_path):
     assert "T-shirt/top" in accumulate(logdir).Tags()["tensors"]  # a PR curve per class, named
 
 
-@pytest.mark.parametrize("script", ["scalars", "histograms", "images", "pr_curves", "hparams", "embeddings"])
+@pytest.mark.parametrize("script", ["scalars", "histograms", "images", "pr_curves", "hparams", "embeddings", "graphs"])
 def test_each_section_script_runs_on_its_own(tmp_path, script):
     logdir = str(tmp_path / script)
     result = subprocess.run(
@@ -94,7 +96,9 @@ def test_each_section_script_runs_on_its_own(tmp_path, script):
     assert result.stdout.strip() == f"tensorboard --logdir {logdir}"
     reports = [scan_file(path) for paths in find_event_files(logdir).values() for path in paths]
     assert reports and all(r.sound for r in reports)
-    if script == "embeddings":
+    if script == "graphs":
+        assert accumulate(logdir).Graph() is not None
+    elif script == "embeddings":
         assert os.path.exists(os.path.join(logdir, "projector_config.pbtxt"))
     else:
         assert sum(r.records for r in reports) > 2 * len(reports)
