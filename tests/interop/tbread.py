@@ -126,3 +126,24 @@ def accumulate_tensors(run_dir: str) -> plugin_event_accumulator.EventAccumulato
     accumulator = plugin_event_accumulator.EventAccumulator(run_dir, size_guidance=KEEP_ALL_TENSORS)
     accumulator.Reload()
     return accumulator
+
+
+def plugin_routes(plugin_class, logdir: str):
+    """``get(route, **params) -> bytes`` over a TensorBoard plugin's routes for ``logdir``,
+    with the plugin built as the TensorBoard server builds it."""
+    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+    from tensorboard.plugins import base_plugin
+    from werkzeug.test import Client
+
+    multiplexer = plugin_event_multiplexer.EventMultiplexer()
+    multiplexer.AddRunsFromDirectory(logdir)
+    multiplexer.Reload()
+    provider = data_provider.MultiplexerDataProvider(multiplexer, logdir)
+    apps = plugin_class(base_plugin.TBContext(logdir=logdir, data_provider=provider)).get_plugin_apps()
+
+    def get(route: str, **params: str) -> bytes:
+        response = Client(apps[route]).get("/", query_string=params)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return bytes(response.get_data())
+
+    return get

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import warnings
@@ -9,14 +10,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
+from tbread import plugin_routes
 from tensorboard.compat.proto.config_pb2 import RunMetadata as TBRunMetadata
 from tensorboard.compat.proto.graph_pb2 import GraphDef as TBGraphDef
-from tensorboard.plugins import base_plugin
 from tensorboard.plugins.graph import graphs_plugin
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter as TorchSummaryWriter
-from werkzeug.test import Client
 
 from eventwriter import GraphError, SummaryWriter
 from eventwriter.proto.graph_pb2 import GraphDef
@@ -224,20 +223,12 @@ def test_graph_plugin_reads_the_graph(tmp_path):
     logdir = str(tmp_path)
     with SummaryWriter(logdir) as writer:
         writer.add_graph(LeNet5(), torch.rand(4, 1, 28, 28))
-    multiplexer = plugin_event_multiplexer.EventMultiplexer()
-    multiplexer.AddRunsFromDirectory(logdir)
-    multiplexer.Reload()
-    context = base_plugin.TBContext(
-        logdir=logdir, data_provider=data_provider.MultiplexerDataProvider(multiplexer, logdir)
-    )
-    apps = graphs_plugin.GraphsPlugin(context).get_plugin_apps()
-    info = Client(apps["/info"]).get("/", query_string={}).get_json()
-    assert info["."]["run_graph"] is True
-    response = Client(apps["/graph"]).get("/", query_string={"run": ".", "conceptual": "false"})
-    assert response.status_code == 200
+    get = plugin_routes(graphs_plugin.GraphsPlugin, logdir)
+    assert json.loads(get("/info"))["."]["run_graph"] is True
     from google.protobuf import text_format
 
-    graph = text_format.Parse(response.get_data(as_text=True), TBGraphDef())
+    response = get("/graph", run=".", conceptual="false")
+    graph = text_format.Parse(response.decode(), TBGraphDef())
     assert any(node.name.startswith("LeNet5/Conv2d[conv1]/weight") for node in graph.node)
     assert len(graph.node) == 59
 

@@ -11,12 +11,10 @@ import pytest
 import torch
 from google.protobuf import text_format
 from PIL import Image
-from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
-from tensorboard.plugins import base_plugin
+from tbread import plugin_routes
 from tensorboard.plugins.projector import projector_plugin
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 from torch.utils.tensorboard import SummaryWriter as TorchSummaryWriter
-from werkzeug.test import Client
 
 from eventwriter import SummaryWriter
 
@@ -114,21 +112,7 @@ def test_several_embeddings_in_one_writer(tmp_path):
 
 
 def projector(logdir):
-    """The projector plugin's routes over ``logdir``, as the TensorBoard server builds it."""
-    multiplexer = plugin_event_multiplexer.EventMultiplexer()
-    multiplexer.AddRunsFromDirectory(logdir)
-    multiplexer.Reload()
-    context = base_plugin.TBContext(
-        logdir=logdir, data_provider=data_provider.MultiplexerDataProvider(multiplexer, logdir)
-    )
-    apps = projector_plugin.ProjectorPlugin(context).get_plugin_apps()
-
-    def get(route, **params):
-        response = Client(apps[route]).get("/", query_string=params)
-        assert response.status_code == 200, response.get_data(as_text=True)
-        return response.get_data()
-
-    return get
+    return plugin_routes(projector_plugin.ProjectorPlugin, logdir)
 
 
 @pytest.mark.parametrize("binary", [False, True])
