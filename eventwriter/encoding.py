@@ -24,11 +24,14 @@ import struct
 from collections.abc import Callable
 
 from eventwriter.plugins import scalars
+from eventwriter.record import MASK_DELTA, frame, record_header
+from eventwriter.record import crc32c as _crc32c
 
 __all__ = ["ScalarLayout", "event_bytes", "float32_bytes", "varint"]
 
 _pack_f64 = struct.Struct("<d").pack
 _pack_f32 = struct.Struct("<f").pack
+_pack_crc = struct.Struct("<I").pack
 
 _WALL_TIME_KEY = b"\x09"
 _STEP_KEY = b"\x10"
@@ -37,9 +40,15 @@ _ONE_BYTE = [bytes((i,)) for i in range(128)]
 
 
 def varint(value: int) -> bytes:
-    """Encode an int64 as a protobuf varint (negative values take ten bytes)."""
+    """Encode an int64 as a protobuf varint (negative values take ten bytes).
+
+    Raises:
+        ValueError: the value does not fit in int64.
+    """
     if 0 <= value < 0x80:
         return _ONE_BYTE[value]
+    if not -(1 << 63) <= value < (1 << 63):
+        raise ValueError(f"step {value} does not fit in int64")
     if value < 0:
         value += 1 << 64
     out = bytearray()
@@ -71,30 +80,57 @@ class ScalarLayout:
     ``encode`` returns a serialized Event. ``first=True`` selects the variant that
     carries the plugin metadata (new style only; TensorBoard reads a tag's metadata
     from its first value, so later values leave it out).
+
+    The common event (a non-zero wall time, a step from 1 to 2**21 - 1, a value that
+    fits the field) is one ``struct.pack`` call: key byte, float64 wall time, key byte,
+    the step's varint bytes, the tag's fixed bytes, the value. Anything else takes the
+    general path, which ``tests/test_encoding.py`` checks against protobuf too.
     """
 
-    __slots__ = ("_head", "_head_first", "_pack_value", "_tail_first")
+    __slots__ = ("_head", "_head_first", "_pack_value", "_packs", "_record_packs", "_tail_first")
     _pack_value: Callable[[float], bytes]
 
     def __init__(self, tag: str, new_style: bool = False, double_precision: bool = False) -> None:
         tag_field = _field(0x0A, tag.encode("utf-8"))
         if not new_style:
-            value_key, width, metadata = b"\x15", 4, b""
+            value_key, width, metadata, code = b"\x15", 4, b"", "f"
             self._pack_value = float32_bytes
         elif double_precision:
-            value_key, width = b"\x42\x0c\x08\x02\x32\x08", 8
+            value_key, width, code = b"\x42\x0c\x08\x02\x32\x08", 8, "d"
             self._pack_value = _pack_f64
         else:
-            value_key, width = b"\x42\x08\x08\x01\x2a\x04", 4
+            value_key, width, code = b"\x42\x08\x08\x01\x2a\x04", 4, "f"
             self._pack_value = float32_bytes
         if new_style:
             metadata = _field(0x4A, scalars.create_summary_metadata().SerializeToString())
         self._head = _summary_head(tag_field, value_key, width, b"")
         self._head_first = _summary_head(tag_field, value_key, width, metadata)
         self._tail_first = metadata
+        head = f"{len(self._head)}s"
+        self._packs = tuple(struct.Struct(f"<Bd{'B' * n}B{head}{code}").pack for n in (1, 2, 3))
+        # The same events framed as records: the 12 header bytes (fixed, as the event's
+        # length is fixed for a varint width) are packed in front of the event.
+        self._record_packs = tuple(
+            (
+                struct.Struct(f"<12sBd{'B' * n}B{head}{code}").pack,
+                record_header(struct.calcsize(f"<Bd{'B' * n}B{head}{code}")),
+            )
+            for n in (1, 2, 3)
+        )
 
     def encode(self, value: float, step: int | None, wall_time: float, first: bool = False) -> bytes:
         """Return the serialized Event holding ``value``."""
+        if not first and step is not None and 0 < step < 0x200000 and wall_time != 0.0:
+            try:
+                if step < 0x80:
+                    return self._packs[0](0x09, wall_time, 0x10, step, self._head, value)
+                if step < 0x4000:
+                    return self._packs[1](0x09, wall_time, 0x10, step & 0x7F | 0x80, step >> 7, self._head, value)
+                return self._packs[2](
+                    0x09, wall_time, 0x10, step & 0x7F | 0x80, (step >> 7) & 0x7F | 0x80, step >> 14, self._head, value
+                )
+            except (OverflowError, struct.error):  # beyond float32: the general path stores an infinity
+                pass
         wall = _pack_f64(wall_time)
         out = _WALL_TIME_KEY + wall if wall != _ZERO_DOUBLE else b""
         if step:
@@ -102,6 +138,29 @@ class ScalarLayout:
         if first:
             return out + self._head_first + self._pack_value(value) + self._tail_first
         return out + self._head + self._pack_value(value)
+
+    def record(self, value: float, step: int | None, wall_time: float, first: bool = False) -> bytes:
+        """Return the event framed as a TFRecord record (eventwriter.record's layout)."""
+        if not first and step is not None and 0 < step < 0x200000 and wall_time != 0.0:
+            try:
+                if step < 0x80:
+                    pack, header = self._record_packs[0]
+                    framed = pack(header, 0x09, wall_time, 0x10, step, self._head, value)
+                elif step < 0x4000:
+                    pack, header = self._record_packs[1]
+                    framed = pack(header, 0x09, wall_time, 0x10, step & 0x7F | 0x80, step >> 7, self._head, value)
+                else:
+                    pack, header = self._record_packs[2]
+                    framed = pack(
+                        header, 0x09, wall_time, 0x10, step & 0x7F | 0x80, (step >> 7) & 0x7F | 0x80, step >> 14,
+                        self._head, value,
+                    )  # fmt: skip
+            except (OverflowError, struct.error):
+                pass
+            else:
+                crc = _crc32c(framed[12:])
+                return framed + _pack_crc((((crc >> 15) | (crc << 17)) + MASK_DELTA) & 0xFFFFFFFF)
+        return frame(self.encode(value, step, wall_time, first))
 
 
 def _summary_head(tag_field: bytes, value_key: bytes, width: int, metadata: bytes) -> bytes:

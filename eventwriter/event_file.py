@@ -35,7 +35,7 @@ from eventwriter.encoding import ScalarLayout, event_bytes
 from eventwriter.errors import EventWriterError, WriterClosedError
 from eventwriter.proto.event_pb2 import Event
 from eventwriter.proto.summary_pb2 import Summary
-from eventwriter.record import frame, frame_many
+from eventwriter.record import frame
 from eventwriter.sinks import Sink, Storage, storage_for
 
 __all__ = ["FILE_VERSION", "MAX_PENDING_BYTES", "EventFileWriter"]
@@ -44,9 +44,10 @@ logger = logging.getLogger(__name__)
 
 FILE_VERSION = "brain.Event:2"
 MAX_PENDING_BYTES = 64 << 20
-_WRITE_CHUNK_BYTES = 1 << 20  # one write() call per this many bytes of a large batch
+_BATCH_RECORDS = 16_384  # records joined into one write() call at most
 _LAYOUT_CACHE_LIMIT = 10_000
 _MAX_QUEUE_LIMIT = 65_536  # max_queue above this (or below 1) acts as this
+_CHECK_EVERY = 4096  # while the thread is busy, the backlog is checked every this many adds
 _SUMMARY_KEY = 0x2A  # Event.summary, field 5, length-delimited
 
 _CLOSED, _FAILED, _FORKED = "closed", "failed", "forked"
@@ -147,10 +148,14 @@ class EventFileWriter:
         self._max_pending_bytes = MAX_PENDING_BYTES
         self._idle = True
         self._urgent = False
+        self._signal_at = 1  # queue length at which an add calls _wake()
         self._wakeup = threading.Event()
         self._stopped = threading.Event()  # set by the thread as its last act
         self._described: set[str] = set()  # tags whose metadata this file already has
-        self._layouts: dict[Any, ScalarLayout] = {}  # per file: a miss marks a tag's first value
+        # Per file, so that a miss marks a tag's first value: old style by tag, new style
+        # by (tag, True, double precision).
+        self._plain_layouts: dict[str, ScalarLayout] = {}
+        self._layouts: dict[Any, ScalarLayout] = {}
         self._thread = thread
         self._closed = False
         # None while open and healthy, else _CLOSED, _FAILED or _FORKED: the hot path
@@ -193,7 +198,7 @@ class EventFileWriter:
         self._check()
         barrier = _Barrier()
         self._pending.append(barrier)
-        self._wake(urgent=True)
+        self._request_write()
         while not barrier.done.wait(0.1):
             if self._stopped.is_set():
                 break
@@ -214,7 +219,7 @@ class EventFileWriter:
                 if self._state is None:
                     self._state = _CLOSED
                     self._pending.append(_Barrier(stop=True))
-                    self._wake(urgent=True)
+                    self._request_write()
                 if self._state != _FORKED:
                     # Not Thread.join(): a join interrupted by Ctrl-C can mark a running
                     # thread as stopped (CPython gh-90882), and the exit hook must not
@@ -281,11 +286,19 @@ class EventFileWriter:
         if self._state is not None:
             self._raise_state()
         try:
-            layout = self._layouts[(tag, new_style, double_precision)]
+            layout = self._layouts[(tag, True, bool(double_precision))] if new_style else self._plain_layouts[tag]
         except (KeyError, TypeError):
             self._write_first_scalar(tag, value, step, wall_time, new_style, double_precision)
             return
-        self._enqueue(layout.encode(value, step, wall_time))
+        # _enqueue, inlined: this is the hot path
+        data = layout.record(value, step, wall_time)
+        pending = self._pending
+        pending.append(data)
+        self._enqueued_bytes += len(data)
+        if len(pending) >= self._signal_at:
+            self._wake()
+        if self._state is not None:  # closed or failed while this call was under way
+            self._withdraw(data)
 
     def _write_first_scalar(
         self, tag: str, value: float, step: int | None, wall_time: float, new_style: bool, double_precision: bool
@@ -296,12 +309,13 @@ class EventFileWriter:
             # The event carrying the metadata is queued before the tag counts as described,
             # so no other thread can queue a value without metadata ahead of it.
             first = bool(new_style) and tag not in self._described
-            self._enqueue(layout.encode(value, step, wall_time, first=first))
+            self._enqueue_record(layout.record(value, step, wall_time, first=first))
             if first:
                 self._described.add(tag)
-            if len(self._layouts) >= _LAYOUT_CACHE_LIMIT:
-                self._layouts.clear()
-            self._layouts[(tag, new_style, double_precision)] = layout
+            layouts: dict[Any, ScalarLayout] = self._layouts if new_style else self._plain_layouts
+            if len(layouts) >= _LAYOUT_CACHE_LIMIT:
+                layouts.clear()
+            layouts[(tag, True, bool(double_precision)) if new_style else tag] = layout
 
     def write_summary(self, summary: Summary, step: int | None, wall_time: float) -> None:
         """Queue a Summary built by eventwriter (it may be modified).
@@ -322,18 +336,18 @@ class EventFileWriter:
             self._enqueue(event_bytes(wall_time, step, _SUMMARY_KEY, summary.SerializeToString()))
             self._described.update(fresh)
 
-    def _enqueue(self, data: bytes) -> None:
+    def _enqueue(self, event: bytes) -> None:
+        """Queue a serialized event, framed here (as scalars are in write_scalar)."""
+        self._enqueue_record(frame(event))
+
+    def _enqueue_record(self, data: bytes) -> None:
         pending = self._pending
         pending.append(data)
         self._enqueued_bytes += len(data)
+        if len(pending) >= self._signal_at or self._enqueued_bytes - self._written_bytes > self._max_pending_bytes:
+            self._wake()
         if self._state is not None:  # closed or failed while this call was under way
             self._withdraw(data)
-        if (
-            self._idle
-            or len(pending) >= self._max_queue
-            or self._enqueued_bytes - self._written_bytes > self._max_pending_bytes
-        ):
-            self._wake(urgent=len(pending) >= self._max_queue)
 
     def _withdraw(self, data: bytes) -> None:
         """Take back an event queued during close; raise unless it was written anyway."""
@@ -343,23 +357,37 @@ class EventFileWriter:
             return  # already taken by the writer: it is in the file
         self._raise_state()
 
-    def _wake(self, urgent: bool) -> None:
-        if urgent:
+    def _wake(self) -> None:
+        """Called when the queue reaches ``_signal_at``: wake the thread if it needs it,
+        set the next threshold, and wait if too much is queued.
+
+        Thresholds: 1 while the thread is idle (the first event starts a batch window),
+        ``max_queue`` during the window (reaching it cuts the window short), then every
+        ``_CHECK_EVERY`` events for the backlog check, until the thread drains the queue.
+        """
+        pending = len(self._pending)
+        if self._idle:
+            self._idle = False
+            self._signal_at = self._max_queue
+            self._wakeup.set()
+        if pending >= self._max_queue:
             if not self._urgent:
                 self._urgent = True
-                self._idle = False
                 self._wakeup.set()
-        elif self._idle:
-            self._idle = False
-            self._wakeup.set()
+            self._signal_at = pending + _CHECK_EVERY
         # Counters are updated without a lock; a lost increment only loosens this bound.
         if self._enqueued_bytes - self._written_bytes > self._max_pending_bytes:
             self._wait_for_backlog()
 
+    def _request_write(self) -> None:
+        """Write everything queued now (flush and close)."""
+        self._idle = False
+        self._urgent = True
+        self._wakeup.set()
+
     def _wait_for_backlog(self) -> None:
         while self._enqueued_bytes - self._written_bytes > self._max_pending_bytes // 2 and not self._stopped.is_set():
-            self._urgent = True
-            self._wakeup.set()
+            self._request_write()
             time.sleep(0.005)
 
     def _check(self) -> None:
@@ -400,6 +428,7 @@ class EventFileWriter:
                     self._wakeup.wait(self._batch_window)
                     self._wakeup.clear()
                 self._urgent = False
+                self._signal_at = self._max_queue
                 wrote, stop = self._write_pending()
                 if stop:
                     return  # close() syncs and closes the file
@@ -408,6 +437,7 @@ class EventFileWriter:
                     self._sink.sync()
                     last_sync, unsynced = time.monotonic(), False
                 self._idle = True
+                self._signal_at = 1
                 if self._pending:  # an add may have missed the idle flag
                     self._idle = False
                     self._wakeup.set()
@@ -417,30 +447,32 @@ class EventFileWriter:
             self._stopped.set()
 
     def _write_pending(self) -> tuple[bool, bool]:
-        """Write everything queued; return (wrote anything, a close barrier was reached)."""
+        """Write everything queued; return (wrote anything, a close barrier was reached).
+
+        The queue holds framed records, so a batch is one join and one write.
+        """
         pending = self._pending
-        batch: list[bytes] = []
-        size = 0
+        popleft = pending.popleft
         wrote = False
         while pending:
-            item = pending.popleft()
-            if isinstance(item, bytes):
-                batch.append(item)
-                size += len(item)
-                if size < _WRITE_CHUNK_BYTES:
-                    continue
+            batch: list[bytes] = []
+            append = batch.append
+            barrier: _Barrier | None = None
+            while pending and len(batch) < _BATCH_RECORDS:
+                item = popleft()
+                if isinstance(item, _Barrier):
+                    barrier = item
+                    break
+                append(item)
             if batch:
-                self._sink.write(frame_many(batch))
-                self._written_bytes += size
-                batch, size, wrote = [], 0, True
-            if isinstance(item, _Barrier):
-                item.done.set()
-                if item.stop:
+                data = b"".join(batch)
+                self._sink.write(data)
+                self._written_bytes += len(data)
+                wrote = True
+            if barrier is not None:
+                barrier.done.set()
+                if barrier.stop:
                     return wrote, True
-        if batch:
-            self._sink.write(frame_many(batch))
-            self._written_bytes += size
-            wrote = True
         return wrote, False
 
     def _fail(self, exc: BaseException) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import struct
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 __all__ = [
     "FOOTER_SIZE",
@@ -24,8 +24,8 @@ __all__ = [
     "MASK_DELTA",
     "crc32c",
     "frame",
-    "frame_many",
     "masked_crc32c",
+    "record_header",
 ]
 
 MASK_DELTA = 0xA282EAD8
@@ -73,9 +73,8 @@ except ImportError:  # pragma: no cover - exercised by tests through _make_pytho
     _crc32c = _make_python_crc32c()
 
 
-def crc32c(data: bytes) -> int:
-    """Return the CRC-32C (Castagnoli) of ``data``."""
-    return _crc32c(data)
+crc32c: Callable[[bytes], int] = _crc32c
+"""Return the CRC-32C (Castagnoli) of ``data``."""
 
 
 def masked_crc32c(data: bytes) -> int:
@@ -88,6 +87,11 @@ def masked_crc32c(data: bytes) -> int:
 # bytes of recent lengths are kept; the cache is cleared when it grows past this size.
 _HEADER_CACHE_LIMIT = 4096
 _headers: dict[int, bytes] = {}
+
+
+def record_header(length: int) -> bytes:
+    """The 12 bytes in front of a record of ``length`` data bytes."""
+    return _header(length)
 
 
 def _header(length: int) -> bytes:
@@ -103,18 +107,3 @@ def _header(length: int) -> bytes:
 def frame(data: bytes) -> bytes:
     """Return ``data`` framed as one record: header, data, footer."""
     return b"".join((_header(len(data)), data, _pack_crc(masked_crc32c(data))))
-
-
-def frame_many(records: Iterable[bytes]) -> bytes:
-    """Return the records framed one after another, ready for a single write."""
-    parts: list[bytes] = []
-    append = parts.append
-    header = _header
-    crc = _crc32c
-    pack = _pack_crc
-    for data in records:
-        append(header(len(data)))
-        append(data)
-        c = crc(data)
-        append(pack((((c >> 15) | (c << 17)) + MASK_DELTA) & 0xFFFFFFFF))
-    return b"".join(parts)

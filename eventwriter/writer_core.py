@@ -26,8 +26,6 @@ __all__ = ["WriterCore"]
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
-
 
 def _default_log_dir(comment: str) -> str:
     current_time = datetime.now().strftime("%b%d_%H-%M-%S")
@@ -121,16 +119,22 @@ class WriterCore:
         Raises:
             TypeError, ValueError: an argument has the wrong type or value.
         """
-        value = scalar_value if type(scalar_value) is float else to_float(tag, scalar_value)
-        if global_step is None or (type(global_step) is int and _INT64_MIN <= global_step <= _INT64_MAX):
-            step = global_step
-        else:
-            step = to_step(tag, global_step)
-        wall = time.time() if walltime is None else to_walltime(tag, walltime)
-        writer = self.file_writer if self.all_writers is not None else None
-        if writer is None:
+        # The hot path: plain floats and small int steps skip the conversions.
+        if type(scalar_value) is not float:
+            scalar_value = to_float(tag, scalar_value)
+        if (type(global_step) is not int or not 0 <= global_step < 0x200000) and global_step is not None:
+            global_step = to_step(tag, global_step)
+        writer = self.file_writer
+        if writer is None or self.all_writers is None:
             writer = self._get_file_writer()
-        writer.event_writer.write_scalar(tag, value, step, wall, new_style, double_precision)
+        writer.event_writer.write_scalar(
+            tag,
+            scalar_value,
+            global_step,
+            time.time() if walltime is None else to_walltime(tag, walltime),
+            new_style,
+            double_precision,
+        )
 
     def add_scalars(
         self, main_tag: str, tag_scalar_dict: Mapping[str, Any], global_step: Any = None, walltime: Any = None

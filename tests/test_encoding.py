@@ -10,9 +10,14 @@ from eventwriter.encoding import ScalarLayout, event_bytes, varint
 from eventwriter.plugins.scalars import scalar_pb
 from eventwriter.plugins.text import text_pb
 from eventwriter.proto.event_pb2 import Event
+from eventwriter.record import frame
 
 INT64 = st.integers(min_value=-(1 << 63), max_value=(1 << 63) - 1)
-STEPS = st.one_of(st.none(), st.sampled_from([0, 1, 127, 128, 16383, 16384, -1, -(1 << 63), (1 << 63) - 1]), INT64)
+STEPS = st.one_of(
+    st.none(),
+    st.sampled_from([0, 1, 127, 128, 16383, 16384, 2097151, 2097152, -1, -(1 << 63), (1 << 63) - 1]),
+    INT64,
+)
 VALUES = st.one_of(
     st.sampled_from([0.0, -0.0, math.nan, math.inf, -math.inf, 1e300, -1e300, 3.4028236e38, 1e-45, 5e-324]),
     st.floats(allow_nan=True, allow_infinity=True),
@@ -49,6 +54,7 @@ def test_scalar_event_bytes_equal_protobuf(tag, value, step, wall_time, style, f
     layout = ScalarLayout(tag, new_style, double_precision)
     expected = reference(tag, value, step, wall_time, new_style, double_precision, first and new_style)
     assert layout.encode(value, step, wall_time, first=first) == expected
+    assert layout.record(value, step, wall_time, first=first) == frame(expected)
 
 
 @given(INT64)

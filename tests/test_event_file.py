@@ -211,11 +211,24 @@ def test_backlog_makes_the_caller_wait_instead_of_growing_without_bound(logdir, 
     writer = EventFileWriter(logdir, storage=storage, max_queue=1)
     largest_backlog = 0
     for step in range(2000):
-        writer.write_scalar("x", 1.0, step, 1.0)
+        writer.add_event(scalar_event(step))
         largest_backlog = max(largest_backlog, writer._enqueued_bytes - writer._written_bytes)
     writer.close()
     assert largest_backlog < 4000
     assert steps_in(writer.path) == list(range(2000))
+
+
+def test_scalars_are_bounded_too_checked_every_few_thousand(logdir, monkeypatch):
+    monkeypatch.setattr(event_file, "MAX_PENDING_BYTES", 20_000)
+    storage = CountingStorage(delay=0.01)
+    writer = EventFileWriter(logdir, storage=storage)
+    largest_backlog = 0
+    for step in range(30_000):
+        writer.write_scalar("x", 1.0, step, 1.0)
+        largest_backlog = max(largest_backlog, writer._enqueued_bytes - writer._written_bytes)
+    writer.close()
+    assert largest_backlog < 20_000 + event_file._CHECK_EVERY * 64  # a framed scalar here is 46 bytes
+    assert steps_in(writer.path) == list(range(30_000))
 
 
 def test_new_style_metadata_is_written_once_per_file(logdir):

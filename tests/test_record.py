@@ -42,11 +42,6 @@ def test_frame_layout_matches_the_vector():
     assert framed[-4:].hex() == "d054b255"
 
 
-def test_frame_many_is_frames_concatenated():
-    records = [b"", b"a", bytes.fromhex(EVENT_HEX), b"x" * 70000]
-    assert record.frame_many(records) == b"".join(record.frame(r) for r in records)
-
-
 def test_length_is_little_endian_uint64():
     framed = record.frame(b"z" * 258)
     assert struct.unpack("<Q", framed[:8])[0] == 258
