@@ -25,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -90,13 +91,103 @@ def _embedding(writer, n):
         writer.add_embedding(_EMBEDDING[:rows], metadata=_LABELS[:rows], global_step=step)
 
 
+_HISTOGRAM_VALUES = np.random.default_rng(1).normal(size=1_000_000).astype(np.float32)
+_IMAGE = np.random.default_rng(2).random((3, 256, 256)).astype(np.float32)
+_BATCH = np.random.default_rng(3).random((64, 1, 28, 28)).astype(np.float32)
+_PR_LABELS = np.random.default_rng(4).integers(0, 2, 10_000)
+_PR_PREDICTIONS = np.random.default_rng(5).random(10_000)
+
+
+def _histogram(writer, n):
+    for step in range(n):
+        writer.add_histogram("values", _HISTOGRAM_VALUES, step)
+
+
+def _image(writer, n):
+    for step in range(n):
+        writer.add_image("image", _IMAGE, step)
+
+
+def _image_batch(writer, n):
+    for step in range(n):
+        writer.add_images("batch", _BATCH, step)
+
+
+def _pr_curve(writer, n):
+    for step in range(n):
+        writer.add_pr_curve("pr", _PR_LABELS, _PR_PREDICTIONS, step)
+
+
+def _graph(writer, n):
+    import torch
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
+    from tutorial import LeNet5
+
+    model, images = LeNet5(), torch.rand(4, 1, 28, 28)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(n):
+            writer.add_graph(model, images)
+
+
 WORKLOADS = [
     Workload("add_scalar, 1 tag", 100_000, _scalars_one_tag),
     Workload("add_scalar, 100 tags", 100_000, _scalars_100_tags),
     Workload("add_scalars, 4 keys", 10_000, _add_scalars_4_keys),
     Workload("add_text", 10_000, _text),
     Workload("add_embedding 20,000 x 64 + labels", 20_000, _embedding),
+    Workload("add_histogram, 1M float32", 20, _histogram),
+    Workload("add_image, 3x256x256 float", 100, _image),
+    Workload("add_images, 64 x 1x28x28", 100, _image_batch),
+    Workload("add_pr_curve, 10,000 points", 100, _pr_curve),
+    Workload("add_graph, LeNet-5", 10, _graph),
 ]
+
+
+_MEMORY_SCRIPT = """
+import resource, sys, tempfile
+name, count = sys.argv[1], int(sys.argv[2])
+if name == "eventwriter":
+    from eventwriter import SummaryWriter
+elif name == "torch":
+    from torch.utils.tensorboard import SummaryWriter
+else:
+    from tensorboardX import SummaryWriter
+writer = SummaryWriter(tempfile.mkdtemp())
+writer.add_scalar("warm-up", 0.0, 0)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+for step in range(count):
+    writer.add_scalar("loss", step * 0.001, step)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+writer.close()
+print((peak - before) / 1024)
+"""
+
+
+def _memory_growth(name: str, count: int) -> float:
+    """Peak RSS growth in MiB while one writer logs ``count`` scalars, in a fresh process."""
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-c", _MEMORY_SCRIPT, name, str(count)], capture_output=True, text=True, check=True
+    )
+    return float(result.stdout.strip())
+
+
+def _pillow_png_seconds(pixels_chw: np.ndarray, rounds: int) -> float:
+    """A bare Pillow PNG encode of the image workload's pixels: the reference for add_image."""
+    import io
+
+    from PIL import Image
+
+    hwc = (pixels_chw.transpose(1, 2, 0) * 255).clip(0, 255).astype(np.uint8)
+    times = []
+    for _ in range(max(3, rounds)):
+        start = time.perf_counter()
+        Image.fromarray(hwc).save(io.BytesIO(), format="PNG")
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def _dir_bytes(path: str) -> int:
@@ -138,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as root:
         for workload in workloads:
             calls = max(1, workload.calls // 50) if args.quick else workload.calls
+            if workload.calls < 1000 and args.quick:
+                calls = 1
+            for name in names:  # warm-up, not measured: imports, first-call costs, caches
+                _measure(writers[name], workload, 1, root)
             for round_number in range(rounds):
                 order = names[round_number % len(names) :] + names[: round_number % len(names)]
                 for name in order:
@@ -174,6 +269,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {rounds} round(s), per-call medians; Python {sys.version.split()[0]}, numpy {np.__version__}")
     for line in [header, ["-" * w for w in widths], *rows]:
         print(" | ".join(str(cell).ljust(width) for cell, width in zip(line, widths)))
+
+    if ("add_image, 3x256x256 float", "eventwriter") in results:
+        pillow = _pillow_png_seconds(_IMAGE, rounds)
+        ours = statistics.median(r[1] for r in results[("add_image, 3x256x256 float", "eventwriter")])
+        print(f"\n# add_image end to end: {_format_time(ours)}; a bare Pillow PNG encode of the same pixels: "
+              f"{_format_time(pillow)} (eventwriter / Pillow = {ours / pillow:.2f})")  # fmt: skip
+    if not args.only:
+        count = 20_000 if args.quick else 1_000_000
+        print(f"\n# peak RSS growth while logging {count:,} scalars, fresh process each")
+        for name in names:
+            print(f"{name:<14} {_memory_growth(name, count):8.1f} MiB")
     return 0
 
 

@@ -67,6 +67,23 @@ class _Barrier:
         self.stop = stop
 
 
+class _Deferred:
+    """A summary whose expensive part (PNG or GIF encoding, histogram bucketing) the
+    writer thread does, between the events queued before and after it."""
+
+    __slots__ = ("build", "step", "wall_time", "weight")
+
+    def __init__(self, build: Callable[[], Summary], step: int | None, wall_time: float, weight: int) -> None:
+        self.build = build
+        self.step = step
+        self.wall_time = wall_time
+        self.weight = weight  # bytes it holds while queued, for the backlog bound
+
+    def record(self) -> bytes:
+        summary = self.build()
+        return frame(event_bytes(self.wall_time, self.step, _SUMMARY_KEY, summary.SerializeToString()))
+
+
 class EventFileWriter:
     """Writes serialized Events to a new event file in ``logdir``.
 
@@ -142,7 +159,7 @@ class EventFileWriter:
         self._path = sink.path
         self._error: BaseException | None = None
         self._error_reported = False
-        self._pending: deque[bytes | _Barrier] = deque()
+        self._pending: deque[bytes | _Barrier | _Deferred] = deque()
         self._enqueued_bytes = 0  # grows in callers' threads
         self._written_bytes = 0  # grows in the writer thread
         self._max_pending_bytes = MAX_PENDING_BYTES
@@ -336,6 +353,24 @@ class EventFileWriter:
             self._enqueue(event_bytes(wall_time, step, _SUMMARY_KEY, summary.SerializeToString()))
             self._described.update(fresh)
 
+    def write_later(self, build: Callable[[], Summary], step: int | None, wall_time: float, weight: int) -> None:
+        """Queue a summary that the writer thread builds, in order with the other events.
+
+        ``build`` must not fail for inputs already checked (a failure stops the writer,
+        and the next call raises it), must own its data (copies, not the caller's arrays)
+        and must return a Summary without plugin metadata (none is removed from it).
+        ``weight`` is the memory the queued item holds, for the backlog bound.
+        """
+        self._check()
+        item = _Deferred(build, step, wall_time, weight)
+        pending = self._pending
+        pending.append(item)
+        self._enqueued_bytes += weight
+        if len(pending) >= self._signal_at or self._enqueued_bytes - self._written_bytes > self._max_pending_bytes:
+            self._wake()
+        if self._state is not None:  # closed or failed while this call was under way
+            self._withdraw(item)
+
     def _enqueue(self, event: bytes) -> None:
         """Queue a serialized event, framed here (as scalars are in write_scalar)."""
         self._enqueue_record(frame(event))
@@ -349,7 +384,7 @@ class EventFileWriter:
         if self._state is not None:  # closed or failed while this call was under way
             self._withdraw(data)
 
-    def _withdraw(self, data: bytes) -> None:
+    def _withdraw(self, data: bytes | _Deferred) -> None:
         """Take back an event queued during close; raise unless it was written anyway."""
         try:
             self._pending.remove(data)
@@ -449,7 +484,8 @@ class EventFileWriter:
     def _write_pending(self) -> tuple[bool, bool]:
         """Write everything queued; return (wrote anything, a close barrier was reached).
 
-        The queue holds framed records, so a batch is one join and one write.
+        The queue holds framed records (a batch is one join and one write), deferred
+        summaries (built here) and barriers (set once everything before them is written).
         """
         pending = self._pending
         popleft = pending.popleft
@@ -458,16 +494,22 @@ class EventFileWriter:
             batch: list[bytes] = []
             append = batch.append
             barrier: _Barrier | None = None
+            weight_correction = 0  # deferred items count their queued weight, not their size
             while pending and len(batch) < _BATCH_RECORDS:
                 item = popleft()
-                if isinstance(item, _Barrier):
+                if type(item) is bytes:
+                    append(item)
+                elif isinstance(item, _Deferred):
+                    record = item.record()
+                    weight_correction += item.weight - len(record)
+                    append(record)
+                elif isinstance(item, _Barrier):
                     barrier = item
                     break
-                append(item)
             if batch:
                 data = b"".join(batch)
                 self._sink.write(data)
-                self._written_bytes += len(data)
+                self._written_bytes += len(data) + weight_correction
                 wrote = True
             if barrier is not None:
                 barrier.done.set()

@@ -30,7 +30,8 @@ from typing import Any
 import numpy as np
 from google.protobuf import text_format
 
-from eventwriter.plugins.images import encode_png, make_grid, pillow
+from eventwriter.plugins.images import make_grid, pillow
+from eventwriter.png import encode_png
 from eventwriter.proto.projector_config_pb2 import EmbeddingInfo, ProjectorConfig
 from eventwriter.sinks import Storage
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -118,7 +118,7 @@ def tensor_proto(tag: str, tensor: Any) -> Summary:
 
 def make_histogram(values: Any, bins: Any, max_bins: int | None = None) -> HistogramProto:
     """A HistogramProto of finite ``values`` (torch's ``make_histogram``)."""
-    return _histograms.make_histogram(np.asarray(values, dtype=np.float64), bins, max_bins)
+    return _histograms.make_histogram(np.asarray(values), bins, max_bins)
 
 
 def histogram(name: str, values: Any, bins: Any, max_bins: int | None = None) -> Summary:
@@ -133,17 +133,36 @@ def histogram(name: str, values: Any, bins: Any, max_bins: int | None = None) ->
         ValueError: ``values`` are empty or hold NaN or infinities (torch writes a
             histogram TensorBoard cannot show), or lie outside explicit ``bins``.
     """
+    return prepare_histogram(name, values, bins, max_bins)[0]()
+
+
+def prepare_histogram(
+    name: str, values: Any, bins: Any, max_bins: int | None = None
+) -> tuple[Callable[[], Summary], int]:
+    """Check and copy the inputs of ``histogram``; return the builder that buckets them
+    (which cannot fail any more) and the bytes it holds."""
     check_tag(name, "tag")
-    array = _real_array(name, "values", values).astype(np.float64).reshape(-1)
-    bad = array.size - int(np.count_nonzero(np.isfinite(array)))
-    if bad:
-        raise ValueError(f"{name!r}: values must be finite, got {bad} NaN or infinite of {array.size}")
+    array = _real_array(name, "values", values)
+    flat = np.array(array, copy=True).reshape(-1)  # owned by the builder; float64 only there
+    if flat.dtype.kind == "f" and not np.isfinite(flat).all():
+        bad = flat.size - int(np.count_nonzero(np.isfinite(flat)))
+        raise ValueError(f"{name!r}: values must be finite, got {bad} NaN or infinite of {flat.size}")
     if max_bins is not None and (
         not isinstance(max_bins, (int, np.integer)) or isinstance(max_bins, bool) or max_bins < 1
     ):
         raise ValueError(f"{name!r}: max_bins must be a positive int or None, got {describe(max_bins)}")
     with _about(name):
-        return _histograms.histogram_pb(name, _histograms.make_histogram(array, bins, max_bins))
+        checked = _histograms.check_bins(bins)
+    if isinstance(checked, np.ndarray):  # explicit edges: some value must fall inside
+        low, high = checked[0], checked[-1]
+        if not (low <= flat.min() and flat.max() <= high) and not np.any((flat >= low) & (flat <= high)):
+            raise ValueError(f"{name!r}: no value lies inside the bins (from {low:g} to {high:g})")
+    bins_argument = bins if isinstance(bins, str) else checked
+
+    def build() -> Summary:
+        return _histograms.histogram_pb(name, _histograms.make_histogram(flat, bins_argument, max_bins))
+
+    return build, flat.nbytes
 
 
 def histogram_raw(
@@ -178,19 +197,35 @@ def histogram_raw(
 
 
 def _hwc(tag: str, tensor: Any, dataformats: str, what: str) -> np.ndarray:
+    """Pixels as H x W x C uint8, always a new array (the builders own it)."""
     array = to_numpy(tensor, tag, what)
     with _about(tag, what):
-        return _images.to_uint8(_images.to_hwc(array, dataformats))
+        pixels = _images.to_uint8(_images.to_hwc(array, dataformats))
+    return np.array(pixels, copy=True) if np.shares_memory(pixels, array) else pixels
 
 
 def image(tag: str, tensor: Any, rescale: float = 1, dataformats: str = "NCHW") -> Summary:
     """A Summary with one PNG image (a batch is tiled eight wide)."""
+    return prepare_image(tag, tensor, rescale, dataformats)[0]()
+
+
+def prepare_image(
+    tag: str, tensor: Any, rescale: float = 1, dataformats: str = "NCHW"
+) -> tuple[Callable[[], Summary], int]:
+    """Check and convert the inputs of ``image``; return the builder that encodes the PNG
+    and the bytes it holds."""
     check_tag(tag)
     hwc = _hwc(tag, tensor, dataformats, "img_tensor")
-    if rescale != 1:
+    scale = 1.0 if rescale == 1 else _positive(tag, "rescale", rescale)
+    if scale != 1:
         with _about(tag):
-            hwc = _images.rendered_image(hwc, _positive(tag, "rescale", rescale))
-    return _images.image_pb(tag, hwc)
+            _images.rescaled_size(hwc, scale)
+
+    def build() -> Summary:
+        pixels = hwc if scale == 1 else _images.rendered_image(hwc, scale)
+        return _images.image_pb(tag, pixels)
+
+    return build, hwc.nbytes
 
 
 def image_boxes(
@@ -207,9 +242,22 @@ def image_boxes(
         ValueError: boxes are not N x 4, or labels do not name every box (torch drops
             the labels then).
     """
+    return prepare_image_boxes(tag, tensor_image, tensor_boxes, rescale, dataformats, labels)[0]()
+
+
+def prepare_image_boxes(
+    tag: str,
+    tensor_image: Any,
+    tensor_boxes: Any,
+    rescale: float = 1,
+    dataformats: str = "CHW",
+    labels: Sequence[str] | None = None,
+) -> tuple[Callable[[], Summary], int]:
+    """Check and copy the inputs of ``image_boxes``; return the builder that draws and
+    encodes, and the bytes it holds."""
     check_tag(tag)
     hwc = _hwc(tag, tensor_image, dataformats, "img_tensor")
-    boxes = to_numpy(tensor_boxes, tag, "box_tensor")
+    boxes = np.array(to_numpy(tensor_boxes, tag, "box_tensor"), copy=True)
     if boxes.size == 0:
         boxes = np.zeros((0, 4))
     elif boxes.dtype.kind not in "biuf":
@@ -218,19 +266,37 @@ def image_boxes(
         labels = [labels]
     if labels is not None and not all(isinstance(label, str) for label in labels):
         raise TypeError(f"{tag!r}: labels must be a list of str, got {describe(labels)}")
+    names = None if labels is None else list(labels)
+    scale = _positive(tag, "rescale", rescale)
     with _about(tag):
-        _images.check_boxes(boxes, labels)
-        hwc = _images.rendered_image(hwc, _positive(tag, "rescale", rescale), boxes, labels)
-    return _images.image_pb(tag, hwc)
+        _images.check_boxes(boxes, names)
+        _images.rescaled_size(hwc, scale)
+
+    def build() -> Summary:
+        return _images.image_pb(tag, _images.rendered_image(hwc, scale, boxes, names))
+
+    return build, hwc.nbytes
 
 
 def video(tag: str, tensor: Any, fps: float = 4) -> Summary:
     """A Summary with videos (N, T, C, H, W) as one animated GIF, ``fps`` frames a second."""
+    return prepare_video(tag, tensor, fps)[0]()
+
+
+def prepare_video(tag: str, tensor: Any, fps: float = 4) -> tuple[Callable[[], Summary], int]:
+    """Check and copy the inputs of ``video``; return the builder that encodes the GIF
+    and the bytes it holds."""
     check_tag(tag)
     array = _real_array(tag, "vid_tensor", tensor)
-    fps = _positive(tag, "fps", fps)
+    rate = _positive(tag, "fps", fps)
     with _about(tag, "vid_tensor"):
-        return _video.video_pb(tag, array, fps)
+        _video.check_videos(array)
+    videos = np.array(array, copy=True)
+
+    def build() -> Summary:
+        return _video.video_pb(tag, videos, rate)
+
+    return build, videos.nbytes
 
 
 def audio(tag: str, tensor: Any, sample_rate: float = 44100) -> Summary:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
@@ -92,6 +92,18 @@ class WriterCore:
         step = to_step(tag, global_step)
         wall = time.time() if walltime is None else to_walltime(tag, walltime)
         self._get_file_writer().event_writer.write_summary(summary, step, wall)
+
+    def _write_later(
+        self, prepared: tuple[Callable[[], Summary], int], tag: str, global_step: Any, walltime: Any
+    ) -> None:
+        """Queue a summary whose costly part (encoding, bucketing) the writer thread does.
+
+        ``prepared`` is a builder, made from checked and copied inputs, and its size.
+        """
+        step = to_step(tag, global_step)
+        wall = time.time() if walltime is None else to_walltime(tag, walltime)
+        build, weight = prepared
+        self._get_file_writer().event_writer.write_later(build, step, wall, weight)
 
     # -- scalars -----------------------------------------------------------------
 

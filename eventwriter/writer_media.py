@@ -1,4 +1,9 @@
-"""SummaryWriter methods for histograms, images, figures, video, audio and meshes."""
+"""SummaryWriter methods for histograms, images, figures, video, audio and meshes.
+
+Inputs are checked and copied in the caller's thread; the costly part of histograms,
+images and video (bucketing, PNG and GIF encoding) runs in the writer thread, where
+numpy and zlib release the GIL, so a training loop waits only for the copy.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +43,7 @@ class MediaMethods(WriterCore):
                 "scott", "stone", "rice", "sturges", "sqrt"), a count, or edges.
             max_bins: merge neighbouring bins until at most this many are left.
         """
-        self._write(builders.histogram(tag, values, bins, max_bins), tag, global_step, walltime)
+        self._write_later(builders.prepare_histogram(tag, values, bins, max_bins), tag, global_step, walltime)
 
     def add_histogram_raw(
         self,
@@ -66,13 +71,13 @@ class MediaMethods(WriterCore):
             dataformats: axis order: a permutation of "CHW", or "HW"; channels 1 (grey),
                 3 (RGB) or 4 (RGBA).
         """
-        self._write(builders.image(tag, img_tensor, dataformats=dataformats), tag, global_step, walltime)
+        self._write_later(builders.prepare_image(tag, img_tensor, dataformats=dataformats), tag, global_step, walltime)
 
     def add_images(
         self, tag: str, img_tensor: Any, global_step: Any = None, walltime: Any = None, dataformats: str = "NCHW"
     ) -> None:
         """Log a batch of images tiled into one, eight per row (``dataformats`` like "NCHW")."""
-        self._write(builders.image(tag, img_tensor, dataformats=dataformats), tag, global_step, walltime)
+        self._write_later(builders.prepare_image(tag, img_tensor, dataformats=dataformats), tag, global_step, walltime)
 
     def add_image_with_boxes(
         self,
@@ -90,8 +95,8 @@ class MediaMethods(WriterCore):
         Raises:
             ValueError: labels do not match the boxes one to one (torch drops them).
         """
-        summary = builders.image_boxes(tag, img_tensor, box_tensor, rescale, dataformats, labels)
-        self._write(summary, tag, global_step, walltime)
+        prepared = builders.prepare_image_boxes(tag, img_tensor, box_tensor, rescale, dataformats, labels)
+        self._write_later(prepared, tag, global_step, walltime)
 
     def add_figure(
         self, tag: str, figure: Any, global_step: Any = None, close: bool = True, walltime: Any = None
@@ -105,7 +110,7 @@ class MediaMethods(WriterCore):
         self, tag: str, vid_tensor: Any, global_step: Any = None, fps: float = 4, walltime: Any = None
     ) -> None:
         """Log videos ``(N, T, C, H, W)`` as one animated GIF (needs Pillow, not moviepy)."""
-        self._write(builders.video(tag, vid_tensor, fps), tag, global_step, walltime)
+        self._write_later(builders.prepare_video(tag, vid_tensor, fps), tag, global_step, walltime)
 
     def add_audio(
         self, tag: str, snd_tensor: Any, global_step: Any = None, sample_rate: float = 44100, walltime: Any = None

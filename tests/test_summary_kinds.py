@@ -339,3 +339,61 @@ def test_video_frames_and_delay_in_the_gif(logdir):
     gif = Image.open(io.BytesIO(only_value(logdir).image.encoded_image_string))
     kept = [np.asarray(frame.convert("L"))[0, 0] for frame in ImageSequence.Iterator(gif)]
     assert kept == [0, 40, 80, 120, 160, 200] and gif.info["duration"] == 20
+
+
+def test_arrays_changed_after_the_call_do_not_change_what_is_logged(logdir):
+    from PIL import Image
+
+    pixels = np.zeros((4, 5, 3), dtype=np.uint8)  # already what PNG needs: no conversion copies it
+    values = np.zeros(10)
+    videos = np.zeros((1, 2, 3, 4, 4), dtype=np.uint8)
+    with SummaryWriter(logdir, max_queue=1000) as writer:
+        writer.add_image("i", pixels, 0, dataformats="HWC")
+        writer.add_histogram("h", values, 0)
+        writer.add_video("v", videos, 0)
+        pixels[:] = 255
+        values[:] = 7.0
+        videos[:] = 255
+    logged = {tag: value for _, tag, value in summary_values(logdir)}
+    assert np.asarray(Image.open(io.BytesIO(logged["i"].image.encoded_image_string))).max() == 0
+    assert logged["h"].histo.max == 0.0
+    assert np.asarray(Image.open(io.BytesIO(logged["v"].image.encoded_image_string)).convert("RGB")).max() == 0
+
+
+def test_deferred_summaries_keep_their_place_among_other_events(logdir):
+    with SummaryWriter(logdir) as writer:
+        for step in range(20):
+            writer.add_scalar("before", 1.0, step)
+            writer.add_image("image", np.zeros((3, 8, 8)), step)
+            writer.add_histogram("histogram", np.arange(10), step)
+            writer.add_scalar("after", 1.0, step)
+    order = [(step, tag) for step, tag, _ in summary_values(logdir)]
+    assert order == [(s, t) for s in range(20) for t in ("before", "image", "histogram", "after")]
+
+
+def test_a_failing_deferred_build_is_reported_on_the_next_call(logdir):
+    from eventwriter.errors import EventWriterError
+    from eventwriter.event_file import EventFileWriter
+
+    writer = EventFileWriter(logdir)
+
+    def build():
+        raise MemoryError("no room to encode")
+
+    writer.write_later(build, 0, 1.0, 100)
+    with pytest.raises(EventWriterError, match="no room to encode"):
+        writer.flush()
+    writer.close()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_fast_tensorflow_bucketing_equals_numpy_histogram(seed):
+    rng = np.random.default_rng(seed)
+    edges = np.asarray(histograms.tensorflow_bins())
+    values = rng.normal(size=20_000) * 10.0 ** rng.integers(-16, 19, 20_000)
+    values[::5] = 0.0
+    values[1::50] = -0.0
+    values[2::100] = edges[rng.integers(0, len(edges), values[2::100].size)]  # values exactly on edges
+    values[3::100] = np.nextafter(values[2::100], np.inf)
+    values = np.clip(values, edges[0], edges[-1])
+    np.testing.assert_array_equal(histograms._tensorflow_counts(values), np.histogram(values, bins=edges)[0])

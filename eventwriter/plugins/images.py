@@ -1,7 +1,8 @@
 """Images plugin.
 
 On disk an image is ``Summary.Value.image``: a ``Summary.Image`` with ``height``,
-``width``, ``colorspace`` (channels: 3 RGB, 4 RGBA) and ``encoded_image_string``, a PNG.
+``width``, ``colorspace`` (channels: 3 RGB, 4 RGBA) and ``encoded_image_string``, a PNG
+(eventwriter.png; the pixels are torch's, the compressed bytes are not).
 It carries no plugin metadata; TensorBoard's loader turns it into the images plugin's
 blob sequence ``[width, height, png]`` on read.
 
@@ -15,15 +16,15 @@ records the size before rescaling).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from eventwriter.png import encode_png
 from eventwriter.proto.summary_pb2 import Summary
 
-__all__ = ["PLUGIN_NAME", "draw_boxes", "encode_png", "image_pb", "make_grid", "rendered_image", "to_hwc", "to_uint8"]
+__all__ = ["PLUGIN_NAME", "draw_boxes", "image_pb", "make_grid", "rendered_image", "to_hwc", "to_uint8"]
 
 PLUGIN_NAME = "images"
 GRID_COLUMNS = 8
@@ -104,13 +105,6 @@ def pillow() -> Any:
     return PIL
 
 
-def encode_png(hwc: np.ndarray, compress_level: int = 6) -> bytes:
-    """PNG bytes of an HxWx3 (RGB) or HxWx4 (RGBA) uint8 array."""
-    output = io.BytesIO()
-    pillow().Image.fromarray(np.ascontiguousarray(hwc)).save(output, format="PNG", compress_level=compress_level)
-    return output.getvalue()
-
-
 def check_boxes(boxes: np.ndarray, labels: Sequence[str] | None) -> None:
     """Boxes are an N x 4 array of (xmin, ymin, xmax, ymax); labels, if any, one per box."""
     if boxes.ndim != 2 or boxes.shape[1] != 4:
@@ -136,15 +130,21 @@ def draw_boxes(image: Any, boxes: np.ndarray, labels: Sequence[str] | None = Non
     return image
 
 
+def rescaled_size(hwc: np.ndarray, rescale: float) -> tuple[int, int]:
+    """(width, height) of an image resized by ``rescale``; ValueError if nothing is left."""
+    height, width = hwc.shape[:2]
+    size = (int(width * rescale), int(height * rescale))
+    if size[0] < 1 or size[1] < 1:
+        raise ValueError(f"rescale {rescale} leaves no pixel of a {width}x{height} image")
+    return size
+
+
 def rendered_image(
     hwc: np.ndarray, rescale: float = 1, boxes: np.ndarray | None = None, labels: Sequence[str] | None = None
 ) -> np.ndarray:
     """The pixels torch writes for an image with boxes and ``rescale`` (HxWxC uint8)."""
     PIL = pillow()
-    height, width = hwc.shape[:2]
-    size = (int(width * rescale), int(height * rescale))
-    if size[0] < 1 or size[1] < 1:
-        raise ValueError(f"rescale {rescale} leaves no pixel of a {width}x{height} image")
+    size = rescaled_size(hwc, rescale)
     image = PIL.Image.fromarray(np.ascontiguousarray(hwc))
     if boxes is not None:
         image = draw_boxes(image, boxes, labels)

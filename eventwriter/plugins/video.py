@@ -21,20 +21,25 @@ import numpy as np
 from eventwriter.plugins.images import pillow, to_uint8
 from eventwriter.proto.summary_pb2 import Summary
 
-__all__ = ["PLUGIN_NAME", "encode_gif", "tile_videos", "video_pb"]
+__all__ = ["PLUGIN_NAME", "check_videos", "encode_gif", "tile_videos", "video_pb"]
 
 PLUGIN_NAME = "images"
 
 
-def tile_videos(videos: np.ndarray) -> np.ndarray:
-    """(N, T, C, H, W) -> (T, rows * H, columns * W, C), torch's grid of the batch."""
+def check_videos(videos: np.ndarray) -> None:
+    """ValueError unless ``videos`` is a non-empty (N, T, C, H, W) array with C 1 or 3."""
     if videos.ndim != 5:
         raise ValueError(f"a video needs 5 dimensions (N, T, C, H, W), got shape {videos.shape}")
     if videos.size == 0:
         raise ValueError(f"the video is empty (shape {videos.shape})")
+    if videos.shape[2] not in (1, 3):
+        raise ValueError(f"video frames need 1 or 3 channels, got {videos.shape[2]} (shape {videos.shape})")
+
+
+def tile_videos(videos: np.ndarray) -> np.ndarray:
+    """(N, T, C, H, W) -> (T, rows * H, columns * W, C), torch's grid of the batch."""
+    check_videos(videos)
     count, frames, channels, height, width = videos.shape
-    if channels not in (1, 3):
-        raise ValueError(f"video frames need 1 or 3 channels, got {channels} (shape {videos.shape})")
     padded_count = 1 << (count - 1).bit_length()
     if padded_count != count:
         padding = np.zeros((padded_count - count, frames, channels, height, width), dtype=videos.dtype)
