@@ -165,7 +165,9 @@ def trace(model: Any, args: Any, strict: bool) -> tuple[Any, Any]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=FutureWarning, module=r"torch\.jit")
         warnings.filterwarnings("ignore", message=r".*torch\.jit\.trace.* deprecated", category=FutureWarning)
-        traced = torch.jit.trace(model, args, strict=strict)  # type: ignore[no-untyped-call]
+        # check_trace=False: the check re-runs the model to compare traces and only warns;
+        # skipping it halves the time and changes nothing in the graph.
+        traced = torch.jit.trace(model, args, strict=strict, check_trace=False)  # type: ignore[no-untyped-call]
     graph = traced.graph
     torch._C._jit_pass_inline(graph)
     return graph, traced
