@@ -159,6 +159,7 @@ class EventFileWriter:
         self._path = sink.path
         self._error: BaseException | None = None
         self._error_reported = False
+        self._build_errors: list[Exception] = []  # deferred summaries that failed (rare: inputs are checked)
         self._pending: deque[bytes | _Barrier | _Deferred] = deque()
         self._enqueued_bytes = 0  # grows in callers' threads
         self._written_bytes = 0  # grows in the writer thread
@@ -356,9 +357,10 @@ class EventFileWriter:
     def write_later(self, build: Callable[[], Summary], step: int | None, wall_time: float, weight: int) -> None:
         """Queue a summary that the writer thread builds, in order with the other events.
 
-        ``build`` must not fail for inputs already checked (a failure stops the writer,
-        and the next call raises it), must own its data (copies, not the caller's arrays)
-        and must return a Summary without plugin metadata (none is removed from it).
+        ``build`` should not fail for inputs already checked; if it does, that event is
+        left out and the next call (other than ``write_scalar``) raises EventWriterError.
+        It must own its data (copies, not the caller's arrays) and return a Summary
+        without plugin metadata (none is removed from it).
         ``weight`` is the memory the queued item holds, for the backlog bound.
         """
         self._check()
@@ -428,6 +430,13 @@ class EventFileWriter:
     def _check(self) -> None:
         if self._state is not None:
             self._raise_state()
+        if self._build_errors:
+            error = self._build_errors.pop(0)
+            failure = EventWriterError(
+                f"a summary queued for {self._path} could not be built and was not written: {error!r}"
+            )
+            failure.__cause__ = error
+            raise failure
 
     def _raise_state(self) -> NoReturn:
         """Raise a new exception describing why the writer takes no events."""
@@ -500,7 +509,12 @@ class EventFileWriter:
                 if type(item) is bytes:
                     append(item)
                 elif isinstance(item, _Deferred):
-                    record = item.record()
+                    try:
+                        record = item.record()
+                    except Exception as exc:  # that one event is lost; the next call says so
+                        self._build_errors.append(exc)
+                        weight_correction += item.weight
+                        continue
                     weight_correction += item.weight - len(record)
                     append(record)
                 elif isinstance(item, _Barrier):

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 from google.protobuf import text_format
 
+from eventwriter.helper import in_halves
 from eventwriter.plugins.images import make_grid, pillow
 from eventwriter.png import encode_png
 from eventwriter.proto.projector_config_pb2 import EmbeddingInfo, ProjectorConfig
@@ -60,18 +61,40 @@ _POWERS = (10.0 ** np.arange(8, -1, -1)).tolist()  # the place values of 9 signi
 _DIGIT_COLUMNS = [1, 3, 4, 5, 6, 7, 8, 9, 10]  # where they go in "+d.dddddddde+XX"
 
 
+_BLOCK = 1 << 16  # values formatted at a time: the temporaries stay in the CPU cache
+
+
 def format_matrix(matrix: np.ndarray) -> bytes:
     """TSV of a finite 2-D float32 matrix, every number as ``+d.dddddddde+XX``.
 
     Nine significant digits give every float32 back exactly, even one unit off in the
     last digit (that unit is at most 1e-8 of the value, half a float32 step at least
     6e-8), which is the most the float64 arithmetic below can be off. The text is built
-    with array arithmetic, without a Python call per number: a 20,000 x 64 matrix takes
-    about a tenth of a second, a sixth of what ``"%.9g" %`` formatting takes.
+    with array arithmetic, in blocks, half of them in eventwriter.helper's thread: no
+    Python call per number.
     """
     rows, columns = matrix.shape
-    values = matrix.astype(np.float64).ravel()
-    magnitude = np.abs(values)
+    values = np.ascontiguousarray(matrix).reshape(-1)
+    text = np.empty((values.size, 16), dtype=np.uint8)
+    blocks = list(range(0, values.size, _BLOCK))
+    if len(blocks) < 4:
+        _format_blocks(values, text, blocks)
+    else:
+        in_halves(lambda part: _format_blocks(values, text, part), blocks[::2], blocks[1::2])
+    cells = text.reshape(rows, columns, 16)
+    cells[:, :, 15] = ord("\t")
+    cells[:, -1, 15] = ord("\n")
+    return cells.tobytes()
+
+
+def _format_blocks(values: np.ndarray, text: np.ndarray, starts: list[int]) -> None:
+    for start in starts:
+        _format_block(values[start : start + _BLOCK], text[start : start + _BLOCK])
+
+
+def _format_block(block: np.ndarray, text: np.ndarray) -> None:
+    numbers = block.astype(np.float64)
+    magnitude = np.abs(numbers)
     zero = magnitude == 0
     exponent = np.floor(np.log10(np.where(zero, 1.0, magnitude)))
     mantissa = np.rint(magnitude * 10.0 ** (8 - exponent))
@@ -79,8 +102,7 @@ def format_matrix(matrix: np.ndarray) -> bytes:
         if wrong.any():
             exponent[wrong] += shift
             mantissa[wrong] = np.rint(magnitude[wrong] * 10.0 ** (8 - exponent[wrong]))
-    text = np.empty((values.size, 16), dtype=np.uint8)
-    text[:, 0] = np.where(values < 0, ord("-"), ord("+"))
+    text[:, 0] = np.where(numbers < 0, ord("-"), ord("+"))
     text[:, 2] = ord(".")
     for column, power in zip(_DIGIT_COLUMNS, _POWERS):
         digit = np.floor(mantissa / power)  # exact: quotients of integers below 1e9
@@ -88,14 +110,10 @@ def format_matrix(matrix: np.ndarray) -> bytes:
         text[:, column] = digit + ord("0")
     text[:, 11] = ord("e")
     text[:, 12] = np.where(exponent < 0, ord("-"), ord("+"))
-    exponent = np.abs(exponent)
+    np.abs(exponent, out=exponent)
     tens = np.floor(exponent / 10)
     text[:, 13] = tens + ord("0")
     text[:, 14] = exponent - 10 * tens + ord("0")
-    cells = text.reshape(rows, columns, 16)
-    cells[:, :, 15] = ord("\t")
-    cells[:, -1, 15] = ord("\n")
-    return cells.tobytes()
 
 
 def _cell(value: Any) -> str:

@@ -8,7 +8,7 @@ import wave
 
 import numpy as np
 import pytest
-from helpers import summary_values
+from helpers import run_events, summary_values
 
 from eventwriter import SummaryWriter, summary
 from eventwriter.plugins import histograms
@@ -381,9 +381,11 @@ def test_a_failing_deferred_build_is_reported_on_the_next_call(logdir):
         raise MemoryError("no room to encode")
 
     writer.write_later(build, 0, 1.0, 100)
-    with pytest.raises(EventWriterError, match="no room to encode"):
+    with pytest.raises(EventWriterError, match=r"could not be built and was not written.*no room to encode"):
         writer.flush()
+    writer.write_scalar("still", 1.0, 1, 1.0)  # the writer keeps working
     writer.close()
+    assert [(e.step, e.summary.value[0].tag) for e in run_events(logdir) if e.HasField("summary")] == [(1, "still")]
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -15,14 +15,13 @@ left edge of the first occupied bucket. The default edges ("tensorflow") are
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Union
 
 import numpy as np
 
+from eventwriter.helper import in_halves
 from eventwriter.proto.summary_pb2 import HistogramProto, Summary
 
 __all__ = ["BIN_RULES", "PLUGIN_NAME", "histogram_pb", "make_histogram", "tensorflow_bins"]
@@ -63,9 +62,6 @@ _SMALLEST = 1e-12 * 1.1**-0.5
 _CHUNK = 1 << 16
 
 
-_helper: ThreadPoolExecutor | None = None
-_helper_lock = threading.Lock()
-
 # (bucket counts, min, max, sum, sum of squares) of some values
 _Tally = tuple[np.ndarray, float, float, float, float]
 
@@ -75,20 +71,12 @@ def _tensorflow_tally(values: np.ndarray) -> _Tally:
     within the outer edges; beyond them they are clipped into the end buckets) and the
     statistics, in one pass over chunks of 65,536 values converted to float64.
 
-    Large inputs are split in two halves, one counted by a helper thread: numpy releases
-    the GIL in these loops, so a second core makes it about 1.4 times faster again.
+    Large inputs are counted in two halves, one by eventwriter.helper's thread.
     """
-    global _helper
     if values.size < 4 * _CHUNK:
         return _tally_chunks(values)
-    with _helper_lock:
-        if _helper is None:
-            _helper = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eventwriter-histogram")
-        helper = _helper
     middle = values.size // 2 // _CHUNK * _CHUNK
-    second_half = helper.submit(_tally_chunks, values[middle:])
-    first = _tally_chunks(values[:middle])
-    second = second_half.result()
+    first, second = in_halves(_tally_chunks, values[:middle], values[middle:])
     return (first[0] + second[0], min(first[1], second[1]), max(first[2], second[2]),
             first[3] + second[3], first[4] + second[4])  # fmt: skip
 
@@ -116,9 +104,10 @@ def _tally_chunks(values: np.ndarray) -> _Tally:
         steps += 1.5
         np.copysign(steps, chunk + 0.0, out=steps)  # + 0.0 turns -0.0 into 0.0, as numpy bins it
         steps += _ZERO_EDGE - 0.5
-        buckets = steps.astype(np.intp)  # within [0, last] for values off the edges
-        if near.any():  # the last edge itself belongs to the last bucket
-            buckets[near] = np.minimum(np.searchsorted(edges, chunk[near], side="right") - 1, last)
+        buckets = steps.astype(np.intp)
+        if near.any():
+            buckets[near] = np.searchsorted(edges, chunk[near], side="right") - 1
+        np.clip(buckets, 0, last, out=buckets)  # the last edge is in the last bucket; beyond: see caller
         counts += np.bincount(buckets, minlength=len(counts))
     return counts, float(lowest), float(highest), float(total), float(squares)
 
