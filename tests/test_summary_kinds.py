@@ -399,3 +399,16 @@ def test_fast_tensorflow_bucketing_equals_numpy_histogram(seed):
     values[3::100] = np.nextafter(values[2::100], np.inf)
     values = np.clip(values, edges[0], edges[-1])
     np.testing.assert_array_equal(histograms._tensorflow_counts(values), np.histogram(values, bins=edges)[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int32])
+def test_fast_tensorflow_bucketing_of_other_dtypes(dtype):
+    rng = np.random.default_rng(1)
+    edges = np.asarray(histograms.tensorflow_bins())
+    values = (rng.normal(size=300_000) * 10.0 ** rng.integers(-3, 4, 300_000)).astype(dtype)
+    values[::7] = 0
+    if dtype is np.float32:
+        values[1::100] = edges[rng.integers(200, 1300, values[1::100].size)].astype(np.float32)
+    np.testing.assert_array_equal(
+        histograms._tensorflow_counts(values), np.histogram(values.astype(np.float64), bins=edges)[0]
+    )

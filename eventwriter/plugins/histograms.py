@@ -86,27 +86,35 @@ def _tally_chunks(values: np.ndarray) -> _Tally:
     last = len(edges) - 2
     counts = np.zeros(len(edges) - 1, dtype=np.int64)
     lowest, highest, total, squares = math.inf, -math.inf, 0.0, 0.0
+    # float32 input is bucketed in float32 (twice the values per vector instruction); its
+    # logarithm is good to 1e-4 of a bucket, so the exact search takes values within 1e-4
+    # of a boundary. Statistics are always summed in float64.
+    single = values.dtype in (np.float32, np.float16)
+    kind = np.float32 if single else np.float64
+    inverse, offset, smallest = kind(_INVERSE_LOG), kind(_LOG_OFFSET), kind(_SMALLEST)
+    margin, half, shift = kind(0.5 - (1e-4 if single else 1e-9)), kind(0.5), kind(_ZERO_EDGE - 0.5)
     for start in range(0, values.size, _CHUNK):
-        chunk = values[start : start + _CHUNK].astype(np.float64)
-        lowest, highest = min(lowest, chunk.min()), max(highest, chunk.max())
-        total += chunk.sum()
-        scaled = np.square(chunk)  # not chunk.dot(chunk): BLAS threads would spin on the other core
-        squares += scaled.sum()
-        np.abs(chunk, out=scaled)
-        np.maximum(scaled, _SMALLEST, out=scaled)
+        part = values[start : start + _CHUNK]
+        exact = part.astype(np.float64)
+        chunk = part.astype(np.float32, copy=False) if single else exact
+        lowest, highest = min(lowest, exact.min()), max(highest, exact.max())
+        total += exact.sum()
+        squares += np.square(exact).sum()  # not exact.dot(exact): BLAS threads would spin on the other core
+        scaled = np.abs(chunk)
+        np.maximum(scaled, smallest, out=scaled)
         np.log(scaled, out=scaled)
-        scaled *= _INVERSE_LOG
-        scaled += _LOG_OFFSET
+        scaled *= inverse
+        scaled += offset
         steps = np.floor(scaled)
         scaled -= steps  # the fractional part, then its distance from 0.5
-        scaled -= 0.5
-        near = np.abs(scaled, out=scaled) > 0.5 - 1e-9
-        steps += 1.5
-        np.copysign(steps, chunk + 0.0, out=steps)  # + 0.0 turns -0.0 into 0.0, as numpy bins it
-        steps += _ZERO_EDGE - 0.5
+        scaled -= half
+        near = np.abs(scaled, out=scaled) > margin
+        steps += kind(1.5)
+        np.copysign(steps, chunk + kind(0.0), out=steps)  # + 0.0 turns -0.0 into 0.0, as numpy bins it
+        steps += shift
         buckets = steps.astype(np.intp)
         if near.any():
-            buckets[near] = np.searchsorted(edges, chunk[near], side="right") - 1
+            buckets[near] = np.searchsorted(edges, exact[near], side="right") - 1
         np.clip(buckets, 0, last, out=buckets)  # the last edge is in the last bucket; beyond: see caller
         counts += np.bincount(buckets, minlength=len(counts))
     return counts, float(lowest), float(highest), float(total), float(squares)
