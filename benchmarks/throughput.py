@@ -136,7 +136,7 @@ WORKLOADS = [
     Workload("add_scalar, 100 tags", 100_000, _scalars_100_tags),
     Workload("add_scalars, 4 keys", 10_000, _add_scalars_4_keys),
     Workload("add_text", 10_000, _text),
-    Workload("add_embedding 20,000 x 64 + labels", 20_000, _embedding),
+    Workload("add_embedding 20,000 x 64 + labels, per row", 20_000, _embedding),
     Workload("add_histogram, 1M float32", 20, _histogram),
     Workload("add_image, 3x256x256 float", 100, _image),
     Workload("add_images, 64 x 1x28x28", 100, _image_batch),
