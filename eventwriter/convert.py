@@ -144,5 +144,8 @@ def to_walltime(tag: str, walltime: Any) -> float:
     if isinstance(walltime, float):
         return walltime
     if isinstance(walltime, numbers.Real) and not isinstance(walltime, bool):
-        return float(walltime)
+        try:
+            return float(walltime)
+        except OverflowError:
+            raise ValueError(f"{tag!r}: walltime must fit in a float, got {describe(walltime)}") from None
     raise TypeError(f"{tag!r}: walltime must be a number of seconds since the epoch, got {describe(walltime)}")

@@ -71,10 +71,11 @@ class _Deferred:
     """A summary whose expensive part (PNG or GIF encoding, histogram bucketing) the
     writer thread does, between the events queued before and after it."""
 
-    __slots__ = ("build", "step", "wall_time", "weight")
+    __slots__ = ("build", "step", "tag", "wall_time", "weight")
 
-    def __init__(self, build: Callable[[], Summary], step: int | None, wall_time: float, weight: int) -> None:
+    def __init__(self, build: Callable[[], Summary], step: int | None, wall_time: float, weight: int, tag: str) -> None:
         self.build = build
+        self.tag = tag
         self.step = step
         self.wall_time = wall_time
         self.weight = weight  # bytes it holds while queued, for the backlog bound
@@ -159,7 +160,9 @@ class EventFileWriter:
         self._path = sink.path
         self._error: BaseException | None = None
         self._error_reported = False
-        self._build_errors: list[Exception] = []  # deferred summaries that failed (rare: inputs are checked)
+        self._build_errors: list[
+            tuple[str, Exception]
+        ] = []  # deferred summaries that failed (rare: inputs are checked)
         self._pending: deque[bytes | _Barrier | _Deferred] = deque()
         self._enqueued_bytes = 0  # grows in callers' threads
         self._written_bytes = 0  # grows in the writer thread
@@ -251,6 +254,8 @@ class EventFileWriter:
             if self._error is not None and not self._error_reported:
                 self._error_reported = True
                 raise self._failure()
+            if self._build_errors:
+                raise self._build_failure()
 
     def _finish_file(self) -> None:
         """After the thread stopped: write what racing adds queued late, then close."""
@@ -354,7 +359,9 @@ class EventFileWriter:
             self._enqueue(event_bytes(wall_time, step, _SUMMARY_KEY, summary.SerializeToString()))
             self._described.update(fresh)
 
-    def write_later(self, build: Callable[[], Summary], step: int | None, wall_time: float, weight: int) -> None:
+    def write_later(
+        self, build: Callable[[], Summary], step: int | None, wall_time: float, weight: int, tag: str = ""
+    ) -> None:
         """Queue a summary that the writer thread builds, in order with the other events.
 
         ``build`` should not fail for inputs already checked; if it does, that event is
@@ -364,7 +371,7 @@ class EventFileWriter:
         ``weight`` is the memory the queued item holds, for the backlog bound.
         """
         self._check()
-        item = _Deferred(build, step, wall_time, weight)
+        item = _Deferred(build, step, wall_time, weight, tag)
         pending = self._pending
         pending.append(item)
         self._enqueued_bytes += weight
@@ -412,6 +419,13 @@ class EventFileWriter:
                 self._urgent = True
                 self._wakeup.set()
             self._signal_at = pending + _CHECK_EVERY
+        # The thread may have drained the queue and gone idle since the checks above, and
+        # the threshold just stored would then hide the next adds from it: look again.
+        if self._idle:
+            self._signal_at = 1
+            if self._pending:
+                self._idle = False
+                self._wakeup.set()
         # Counters are updated without a lock; a lost increment only loosens this bound.
         if self._enqueued_bytes - self._written_bytes > self._max_pending_bytes:
             self._wait_for_backlog()
@@ -431,12 +445,15 @@ class EventFileWriter:
         if self._state is not None:
             self._raise_state()
         if self._build_errors:
-            error = self._build_errors.pop(0)
-            failure = EventWriterError(
-                f"a summary queued for {self._path} could not be built and was not written: {error!r}"
-            )
-            failure.__cause__ = error
-            raise failure
+            raise self._build_failure()
+
+    def _build_failure(self) -> EventWriterError:
+        tag, error = self._build_errors.pop(0)
+        failure = EventWriterError(
+            f"{tag!r}: the summary queued for {self._path} could not be built and was not written: {error!r}"
+        )
+        failure.__cause__ = error
+        return failure
 
     def _raise_state(self) -> NoReturn:
         """Raise a new exception describing why the writer takes no events."""
@@ -512,7 +529,7 @@ class EventFileWriter:
                     try:
                         record = item.record()
                     except Exception as exc:  # that one event is lost; the next call says so
-                        self._build_errors.append(exc)
+                        self._build_errors.append((item.tag, exc))
                         weight_correction += item.weight
                         continue
                     weight_correction += item.weight - len(record)
@@ -523,8 +540,9 @@ class EventFileWriter:
             if batch:
                 data = b"".join(batch)
                 self._sink.write(data)
-                self._written_bytes += len(data) + weight_correction
+                self._written_bytes += len(data)
                 wrote = True
+            self._written_bytes += weight_correction
             if barrier is not None:
                 barrier.done.set()
                 if barrier.stop:

@@ -102,7 +102,7 @@ def _format_block(block: np.ndarray, text: np.ndarray) -> None:
         if wrong.any():
             exponent[wrong] += shift
             mantissa[wrong] = np.rint(magnitude[wrong] * 10.0 ** (8 - exponent[wrong]))
-    text[:, 0] = np.where(numbers < 0, ord("-"), ord("+"))
+    text[:, 0] = np.where(np.signbit(numbers), ord("-"), ord("+"))
     text[:, 2] = ord(".")
     for column, power in zip(_DIGIT_COLUMNS, _POWERS):
         digit = np.floor(mantissa / power)  # exact: quotients of integers below 1e9

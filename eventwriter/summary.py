@@ -157,10 +157,15 @@ def prepare_histogram(
         low, high = checked[0], checked[-1]
         if not (low <= flat.min() and flat.max() <= high) and not np.any((flat >= low) & (flat <= high)):
             raise ValueError(f"{name!r}: no value lies inside the bins (from {low:g} to {high:g})")
-    bins_argument = bins if isinstance(bins, str) else checked
+    if not (isinstance(bins, str) and bins == "tensorflow"):
+        # numpy's rules and counts can still refuse the data ("too many bins"): build now,
+        # so that the error comes from this call and names the tag.
+        with _about(name):
+            summary = _histograms.histogram_pb(name, _histograms.make_histogram(flat, checked, max_bins))
+        return (lambda: summary), 0
 
-    def build() -> Summary:
-        return _histograms.histogram_pb(name, _histograms.make_histogram(flat, bins_argument, max_bins))
+    def build() -> Summary:  # TensorFlow's buckets: cannot fail for finite values
+        return _histograms.histogram_pb(name, _histograms.make_histogram(flat, bins, max_bins))
 
     return build, flat.nbytes
 
@@ -256,6 +261,7 @@ def prepare_image_boxes(
     """Check and copy the inputs of ``image_boxes``; return the builder that draws and
     encodes, and the bytes it holds."""
     check_tag(tag)
+    _images.pillow()  # draws the boxes; missing, the error comes now, not from the writer thread
     hwc = _hwc(tag, tensor_image, dataformats, "img_tensor")
     boxes = np.array(to_numpy(tensor_boxes, tag, "box_tensor"), copy=True)
     if boxes.size == 0:
@@ -287,6 +293,7 @@ def prepare_video(tag: str, tensor: Any, fps: float = 4) -> tuple[Callable[[], S
     """Check and copy the inputs of ``video``; return the builder that encodes the GIF
     and the bytes it holds."""
     check_tag(tag)
+    _images.pillow()  # the encoder; missing, the error comes now, not from the writer thread
     array = _real_array(tag, "vid_tensor", tensor)
     rate = _positive(tag, "fps", fps)
     with _about(tag, "vid_tensor"):

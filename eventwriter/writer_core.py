@@ -103,7 +103,7 @@ class WriterCore:
         step = to_step(tag, global_step)
         wall = time.time() if walltime is None else to_walltime(tag, walltime)
         build, weight = prepared
-        self._get_file_writer().event_writer.write_later(build, step, wall, weight)
+        self._get_file_writer().event_writer.write_later(build, step, wall, weight, tag)
 
     # -- scalars -----------------------------------------------------------------
 

@@ -437,3 +437,91 @@ def test_each_refusal_is_a_new_exception(logdir):
             raised.append(exc)
     assert len({id(e) for e in raised}) == 3
     assert len(__import__("traceback").extract_tb(raised[-1].__traceback__)) < 6
+
+
+def test_large_histogram_added_just_before_exit_is_kept(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import numpy as np
+        from eventwriter import SummaryWriter
+        writer = SummaryWriter({str(tmp_path)!r})
+        writer.add_scalar("x", 1.0, 0)
+        writer.add_histogram("big", np.random.default_rng(0).normal(size=300_000), 0)
+        """
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=60)
+    tags = [v.tag for e in run_events(str(tmp_path)) if e.HasField("summary") for v in e.summary.value]
+    assert tags == ["x", "big"]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_with_its_own_writer_does_not_hang(tmp_path):
+    import numpy as np
+
+    from eventwriter import SummaryWriter
+
+    big = np.random.default_rng(0).normal(size=300_000)
+    with SummaryWriter(str(tmp_path / "parent")) as writer:
+        writer.add_histogram("big", big, 0)  # the helper thread exists now
+    pid = os.fork()
+    if pid == 0:
+        try:
+            with SummaryWriter(str(tmp_path / "child")) as writer:
+                writer.add_histogram("big", big, 0)
+        finally:
+            os._exit(0)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        pytest.fail("the child hung")
+    tags = [v.tag for e in run_events(str(tmp_path / "child")) if e.HasField("summary") for v in e.summary.value]
+    assert tags == ["big"]
+
+
+def test_failed_deferred_builds_free_their_share_of_the_backlog(logdir):
+    writer = EventFileWriter(logdir)
+
+    def fail():
+        raise ValueError("cannot build")
+
+    for _ in range(3):  # each alone in its batch, each nearly as large as the bound
+        writer.write_later(fail, 0, 1.0, event_file.MAX_PENDING_BYTES - 1, "t")
+        with pytest.raises(EventWriterError, match=r"'t': the summary queued .* could not be built"):
+            writer.flush()
+    assert writer._enqueued_bytes - writer._written_bytes < 1000
+    writer.close()
+
+
+def test_deferred_build_errors_left_at_close_are_raised_by_close(logdir):
+    writer = EventFileWriter(logdir)
+
+    def fail():
+        raise ValueError("cannot build")
+
+    writer.write_later(fail, 0, 1.0, 10, "late")
+    with pytest.raises(EventWriterError, match="'late'"):
+        writer.close()
+
+
+def test_bursts_reach_the_file_promptly_even_with_fast_thread_switching(logdir):
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # makes the writer thread interleave with the adds anywhere
+    try:
+        writer = EventFileWriter(logdir, flush_secs=3600)
+        step = 0
+        for _ in range(15):
+            for _ in range(300):
+                writer.write_scalar("x", 1.0, step, 1.0)
+                step += 1
+            deadline = time.monotonic() + 2.0
+            while len(steps_in(writer.path)) < step:
+                assert time.monotonic() < deadline, f"{step - len(steps_in(writer.path))} events still queued"
+                time.sleep(0.02)
+        writer.close()
+    finally:
+        sys.setswitchinterval(previous)

@@ -173,3 +173,16 @@ def test_bad_input_changes_nothing_on_disk(logdir, kwargs, error, message):
         after = {path: read(os.path.join(root, path), "rb") for root, _, files in os.walk(logdir) for path in files}
     assert before == after
     assert [e.tensor_name for e in config_of(logdir).embeddings] == ["kept:00000"]
+
+
+def test_values_beyond_float32_are_refused(logdir):
+    with (
+        SummaryWriter(logdir) as writer,
+        pytest.raises(ValueError, match=r"'default': mat holds values beyond float32"),
+    ):
+        writer.add_embedding(np.array([[1e39, 1.0]]))
+
+
+def test_negative_zero_keeps_its_sign():
+    text = format_matrix(np.array([[-0.0, 0.0]], dtype=np.float32)).decode()
+    assert text == "-0.00000000e+00\t+0.00000000e+00\n"

@@ -412,3 +412,16 @@ def test_fast_tensorflow_bucketing_of_other_dtypes(dtype):
     np.testing.assert_array_equal(
         histograms._tensorflow_counts(values), np.histogram(values.astype(np.float64), bins=edges)[0]
     )
+
+
+def test_numpy_bin_rules_that_refuse_the_data_fail_in_the_call(logdir):
+    with SummaryWriter(logdir) as writer:
+        with pytest.raises(ValueError, match=r"'h'.*bins"):
+            writer.add_histogram("h", [1.0, 1.0 + 2**-50], bins=10)
+        writer.add_scalar("after", 1.0, 0)
+    assert [tag for _, tag, _ in summary_values(logdir)] == ["after"]
+
+
+def test_walltime_too_large_for_a_float(logdir):
+    with SummaryWriter(logdir) as writer, pytest.raises(ValueError, match=r"'x': walltime must fit in a float"):
+        writer.add_scalar("x", 1.0, 0, walltime=10**400)
