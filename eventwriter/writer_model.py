@@ -70,7 +70,8 @@ def check_embedding(
         if thumbnails.dtype.kind not in "biuf" or min(thumbnails.shape[2:]) == 0:
             raise ValueError(f"{tag!r}: label_img must hold pixels, got {thumbnails.dtype} {thumbnails.shape}")
     step = to_step(tag, global_step)
-    single = matrix.astype(np.float32, copy=False)
+    with np.errstate(over="ignore"):  # checked just below
+        single = matrix.astype(np.float32, copy=False)
     if not np.all(np.isfinite(single)):
         raise ValueError(f"{tag!r}: mat holds values beyond float32's range (about 3.4e38), which the projector reads")
     return Embedding(

@@ -415,11 +415,20 @@ def test_fast_tensorflow_bucketing_of_other_dtypes(dtype):
 
 
 def test_numpy_bin_rules_that_refuse_the_data_fail_in_the_call(logdir):
+    values = [1.0, 1.0 + 2**-50]
+    try:  # whether numpy refuses this depends on its version
+        np.histogram(values, bins=10)
+        refused = False
+    except ValueError:
+        refused = True
     with SummaryWriter(logdir) as writer:
-        with pytest.raises(ValueError, match=r"'h'.*bins"):
-            writer.add_histogram("h", [1.0, 1.0 + 2**-50], bins=10)
+        if refused:
+            with pytest.raises(ValueError, match=r"'h'.*bins"):
+                writer.add_histogram("h", values, bins=10)
+        else:
+            writer.add_histogram("h", values, bins=10)
         writer.add_scalar("after", 1.0, 0)
-    assert [tag for _, tag, _ in summary_values(logdir)] == ["after"]
+    assert [tag for _, tag, _ in summary_values(logdir)] == (["after"] if refused else ["h", "after"])
 
 
 def test_walltime_too_large_for_a_float(logdir):
