@@ -10,14 +10,19 @@ from __future__ import annotations
 import math
 import numbers
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 __all__ = [
+    "about_tag",
     "check_tag",
     "describe",
     "is_torch_tensor",
+    "positive",
+    "real_array",
     "to_float",
     "to_numpy",
     "to_step",
@@ -149,3 +154,33 @@ def to_walltime(tag: str, walltime: Any) -> float:
         except OverflowError:
             raise ValueError(f"{tag!r}: walltime must fit in a float, got {describe(walltime)}") from None
     raise TypeError(f"{tag!r}: walltime must be a number of seconds since the epoch, got {describe(walltime)}")
+
+
+@contextmanager
+def about_tag(tag: str, what: str = "") -> Iterator[None]:
+    """Prefix TypeError/ValueError messages with the tag (and the argument)."""
+    try:
+        yield
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        if message.startswith(repr(tag)):
+            raise
+        raise type(exc)(f"{tag!r}: {what + ': ' if what else ''}{message}") from None
+
+
+def positive(tag: str, name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{tag!r}: {name} must be a positive number, got {describe(value)}")
+    number = float(value)
+    if not 0 < number < math.inf:
+        raise ValueError(f"{tag!r}: {name} must be a positive number, got {describe(value)}")
+    return number
+
+
+def real_array(tag: str, name: str, value: Any) -> np.ndarray:
+    array = to_numpy(value, tag, name)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{tag!r}: {name} must hold real numbers, got dtype {array.dtype}")
+    if array.size == 0:
+        raise ValueError(f"{tag!r}: {name} is empty (shape {array.shape})")
+    return array

@@ -5,33 +5,43 @@
 converts its inputs (torch tensors on any device, numpy arrays, Python numbers and
 sequences), then calls the pure builder of its plugin module in eventwriter.plugins.
 Results are eventwriter ``Summary`` protos, for ``FileWriter.add_summary``. Errors are
-TypeError or ValueError and start with the tag.
+TypeError or ValueError and start with the tag. The builders of histograms, images, video
+and audio live in eventwriter.summary_media and are re-exported here.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
-import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from eventwriter.convert import check_tag, describe, is_torch_tensor, to_float, to_numpy
-from eventwriter.plugins import audio as _audio
+from eventwriter.convert import (
+    about_tag,
+    check_tag,
+    describe,
+    is_torch_tensor,
+    real_array,
+    to_float,
+    to_numpy,
+)
 from eventwriter.plugins import custom_scalars as _custom_scalars
-from eventwriter.plugins import histograms as _histograms
 from eventwriter.plugins import hparams as _hparams
-from eventwriter.plugins import images as _images
 from eventwriter.plugins import mesh as _mesh
 from eventwriter.plugins import pr_curves as _pr_curves
 from eventwriter.plugins import scalars as _scalars
 from eventwriter.plugins import tensor as _tensor
 from eventwriter.plugins import text as _text
-from eventwriter.plugins import video as _video
-from eventwriter.proto.summary_pb2 import HistogramProto, Summary
+from eventwriter.proto.summary_pb2 import Summary
+from eventwriter.summary_media import (
+    audio,
+    histogram,
+    histogram_raw,
+    image,
+    image_boxes,
+    make_histogram,
+    video,
+)
 
 __all__ = [
     "audio",
@@ -51,36 +61,6 @@ __all__ = [
     "text",
     "video",
 ]
-
-
-@contextmanager
-def _about(tag: str, what: str = "") -> Iterator[None]:
-    """Prefix TypeError/ValueError messages with the tag (and the argument)."""
-    try:
-        yield
-    except (TypeError, ValueError) as exc:
-        message = str(exc)
-        if message.startswith(repr(tag)):
-            raise
-        raise type(exc)(f"{tag!r}: {what + ': ' if what else ''}{message}") from None
-
-
-def _positive(tag: str, name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{tag!r}: {name} must be a positive number, got {describe(value)}")
-    number = float(value)
-    if not 0 < number < math.inf:
-        raise ValueError(f"{tag!r}: {name} must be a positive number, got {describe(value)}")
-    return number
-
-
-def _real_array(tag: str, name: str, value: Any) -> np.ndarray:
-    array = to_numpy(value, tag, name)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{tag!r}: {name} must hold real numbers, got dtype {array.dtype}")
-    if array.size == 0:
-        raise ValueError(f"{tag!r}: {name} is empty (shape {array.shape})")
-    return array
 
 
 # -- scalars, text, tensors --------------------------------------------------------
@@ -109,226 +89,8 @@ def tensor_proto(tag: str, tensor: Any) -> Summary:
     check_tag(tag)
     bfloat16 = is_torch_tensor(tensor) and str(tensor.dtype) == "torch.bfloat16"
     array = to_numpy(tensor, tag, "tensor")
-    with _about(tag):
+    with about_tag(tag):
         return _tensor.tensor_pb(tag, array, bfloat16=bfloat16)
-
-
-# -- histograms --------------------------------------------------------------------
-
-
-def make_histogram(values: Any, bins: Any, max_bins: int | None = None) -> HistogramProto:
-    """A HistogramProto of finite ``values`` (torch's ``make_histogram``)."""
-    return _histograms.make_histogram(np.asarray(values), bins, max_bins)
-
-
-def histogram(name: str, values: Any, bins: Any, max_bins: int | None = None) -> Summary:
-    """A Summary with a histogram of ``values``.
-
-    Args:
-        bins: "tensorflow" (TensorFlow's default edges), a numpy rule ("auto", "fd",
-            ...), a number of bins, or increasing edges.
-        max_bins: merge neighbouring bins until at most this many are left.
-
-    Raises:
-        ValueError: ``values`` are empty or hold NaN or infinities (torch writes a
-            histogram TensorBoard cannot show), or lie outside explicit ``bins``.
-    """
-    return prepare_histogram(name, values, bins, max_bins)[0]()
-
-
-def prepare_histogram(
-    name: str, values: Any, bins: Any, max_bins: int | None = None
-) -> tuple[Callable[[], Summary], int]:
-    """Check and copy the inputs of ``histogram``; return the builder that buckets them
-    (which cannot fail any more) and the bytes it holds."""
-    check_tag(name, "tag")
-    array = _real_array(name, "values", values)
-    flat = np.array(array, copy=True).reshape(-1)  # owned by the builder; float64 only there
-    if flat.dtype.kind == "f" and not np.isfinite(flat).all():
-        bad = flat.size - int(np.count_nonzero(np.isfinite(flat)))
-        raise ValueError(f"{name!r}: values must be finite, got {bad} NaN or infinite of {flat.size}")
-    if max_bins is not None and (
-        not isinstance(max_bins, (int, np.integer)) or isinstance(max_bins, bool) or max_bins < 1
-    ):
-        raise ValueError(f"{name!r}: max_bins must be a positive int or None, got {describe(max_bins)}")
-    with _about(name):
-        checked = _histograms.check_bins(bins)
-    if isinstance(checked, np.ndarray):  # explicit edges: some value must fall inside
-        low, high = checked[0], checked[-1]
-        if not (low <= flat.min() and flat.max() <= high) and not np.any((flat >= low) & (flat <= high)):
-            raise ValueError(f"{name!r}: no value lies inside the bins (from {low:g} to {high:g})")
-    if not (isinstance(bins, str) and bins == "tensorflow"):
-        # numpy's rules and counts can still refuse the data ("too many bins"): build now,
-        # so that the error comes from this call and names the tag.
-        with _about(name):
-            summary = _histograms.histogram_pb(name, _histograms.make_histogram(flat, checked, max_bins))
-        return (lambda: summary), 0
-
-    def build() -> Summary:  # TensorFlow's buckets: cannot fail for finite values
-        return _histograms.histogram_pb(name, _histograms.make_histogram(flat, bins, max_bins))
-
-    return build, flat.nbytes
-
-
-def histogram_raw(
-    name: str,
-    min: Any,
-    max: Any,
-    num: Any,
-    sum: Any,
-    sum_squares: Any,
-    bucket_limits: Any,
-    bucket_counts: Any,
-) -> Summary:
-    """A Summary with a histogram given as statistics and buckets (right edges, counts).
-
-    Raises:
-        ValueError: the bucket lists are empty or of different lengths.
-    """
-    check_tag(name, "tag")
-    limits = _real_array(name, "bucket_limits", bucket_limits).astype(np.float64).reshape(-1)
-    counts = _real_array(name, "bucket_counts", bucket_counts).astype(np.float64).reshape(-1)
-    if limits.size != counts.size:
-        raise ValueError(
-            f"{name!r}: bucket_limits and bucket_counts must have the same length, got {limits.size} and {counts.size}"
-        )
-    stats = {key: to_float(f"{name}: {key}", value) for key, value in
-             {"min": min, "max": max, "num": num, "sum": sum, "sum_squares": sum_squares}.items()}  # fmt: skip
-    histogram = HistogramProto(bucket_limit=limits.tolist(), bucket=counts.tolist(), **stats)
-    return _histograms.histogram_pb(name, histogram)
-
-
-# -- images, video, audio ---------------------------------------------------------
-
-
-def _hwc(tag: str, tensor: Any, dataformats: str, what: str) -> np.ndarray:
-    """Pixels as H x W x C uint8, always a new array (the builders own it)."""
-    array = to_numpy(tensor, tag, what)
-    with _about(tag, what):
-        pixels = _images.to_uint8(_images.to_hwc(array, dataformats))
-    return np.array(pixels, copy=True) if np.shares_memory(pixels, array) else pixels
-
-
-def image(tag: str, tensor: Any, rescale: float = 1, dataformats: str = "NCHW") -> Summary:
-    """A Summary with one PNG image (a batch is tiled eight wide)."""
-    return prepare_image(tag, tensor, rescale, dataformats)[0]()
-
-
-def prepare_image(
-    tag: str, tensor: Any, rescale: float = 1, dataformats: str = "NCHW"
-) -> tuple[Callable[[], Summary], int]:
-    """Check and convert the inputs of ``image``; return the builder that encodes the PNG
-    and the bytes it holds."""
-    check_tag(tag)
-    hwc = _hwc(tag, tensor, dataformats, "img_tensor")
-    scale = 1.0 if rescale == 1 else _positive(tag, "rescale", rescale)
-    if scale != 1:
-        with _about(tag):
-            _images.rescaled_size(hwc, scale)
-
-    def build() -> Summary:
-        pixels = hwc if scale == 1 else _images.rendered_image(hwc, scale)
-        return _images.image_pb(tag, pixels)
-
-    return build, hwc.nbytes
-
-
-def image_boxes(
-    tag: str,
-    tensor_image: Any,
-    tensor_boxes: Any,
-    rescale: float = 1,
-    dataformats: str = "CHW",
-    labels: Sequence[str] | None = None,
-) -> Summary:
-    """A Summary with one image and red boxes (xmin, ymin, xmax, ymax), optionally labelled.
-
-    Raises:
-        ValueError: boxes are not N x 4, or labels do not name every box (torch drops
-            the labels then).
-    """
-    return prepare_image_boxes(tag, tensor_image, tensor_boxes, rescale, dataformats, labels)[0]()
-
-
-def prepare_image_boxes(
-    tag: str,
-    tensor_image: Any,
-    tensor_boxes: Any,
-    rescale: float = 1,
-    dataformats: str = "CHW",
-    labels: Sequence[str] | None = None,
-) -> tuple[Callable[[], Summary], int]:
-    """Check and copy the inputs of ``image_boxes``; return the builder that draws and
-    encodes, and the bytes it holds."""
-    check_tag(tag)
-    _images.pillow()  # draws the boxes; missing, the error comes now, not from the writer thread
-    hwc = _hwc(tag, tensor_image, dataformats, "img_tensor")
-    boxes = np.array(to_numpy(tensor_boxes, tag, "box_tensor"), copy=True)
-    if boxes.size == 0:
-        boxes = np.zeros((0, 4))
-    elif boxes.dtype.kind not in "biuf":
-        raise TypeError(f"{tag!r}: box_tensor must hold numbers, got dtype {boxes.dtype}")
-    if isinstance(labels, str):
-        labels = [labels]
-    if labels is not None and not all(isinstance(label, str) for label in labels):
-        raise TypeError(f"{tag!r}: labels must be a list of str, got {describe(labels)}")
-    names = None if labels is None else list(labels)
-    scale = _positive(tag, "rescale", rescale)
-    with _about(tag):
-        _images.check_boxes(boxes, names)
-        _images.rescaled_size(hwc, scale)
-
-    def build() -> Summary:
-        return _images.image_pb(tag, _images.rendered_image(hwc, scale, boxes, names))
-
-    return build, hwc.nbytes
-
-
-def video(tag: str, tensor: Any, fps: float = 4) -> Summary:
-    """A Summary with videos (N, T, C, H, W) as one animated GIF, ``fps`` frames a second."""
-    return prepare_video(tag, tensor, fps)[0]()
-
-
-def prepare_video(tag: str, tensor: Any, fps: float = 4) -> tuple[Callable[[], Summary], int]:
-    """Check and copy the inputs of ``video``; return the builder that encodes the GIF
-    and the bytes it holds."""
-    check_tag(tag)
-    _images.pillow()  # the encoder; missing, the error comes now, not from the writer thread
-    array = _real_array(tag, "vid_tensor", tensor)
-    rate = _positive(tag, "fps", fps)
-    with _about(tag, "vid_tensor"):
-        _video.check_videos(array)
-    videos = np.array(array, copy=True)
-
-    def build() -> Summary:
-        return _video.video_pb(tag, videos, rate)
-
-    return build, videos.nbytes
-
-
-def audio(tag: str, tensor: Any, sample_rate: float = 44100) -> Summary:
-    """A Summary with a WAV clip: mono (L,) or stereo (2, L); samples in [-1, 1].
-
-    Samples outside [-1, 1] are clipped with a warning, as torch does.
-    """
-    check_tag(tag)
-    samples = _real_array(tag, "snd_tensor", tensor)
-    if samples.dtype.kind != "f":
-        samples = samples.astype(np.float64)
-    elif samples.dtype.itemsize < 4:  # float16: 1.0 * 32767 would round to 32768 and wrap
-        samples = samples.astype(np.float32)
-    sample_rate = _positive(tag, "sample_rate", sample_rate)
-    if sample_rate >= 2**31:
-        raise ValueError(f"{tag!r}: sample_rate must be below 2**31 (a WAV header field), got {sample_rate:g}")
-    if not np.all(np.isfinite(samples)):
-        raise ValueError(f"{tag!r}: snd_tensor must be finite, got NaN or infinite samples")
-    peak = float(np.abs(samples).max())
-    if peak > 1:
-        warnings.warn(f"{tag!r}: audio samples reach {peak:g}, beyond [-1, 1]; clipped", UserWarning, stacklevel=3)
-        samples = samples.clip(-1, 1)
-    with _about(tag, "snd_tensor"):
-        frames = _audio.to_frames(samples)
-    return _audio.audio_pb(tag, frames, sample_rate)
 
 
 # -- PR curves ---------------------------------------------------------------------
@@ -353,8 +115,8 @@ def pr_curve(tag: str, labels: Any, predictions: Any, num_thresholds: int = 127,
             drops such predictions silently).
     """
     check_tag(tag)
-    label_array = _real_array(tag, "labels", labels)
-    prediction_array = _real_array(tag, "predictions", predictions).astype(np.float64)
+    label_array = real_array(tag, "labels", labels)
+    prediction_array = real_array(tag, "predictions", predictions).astype(np.float64)
     count = _num_thresholds(tag, num_thresholds)
     if label_array.shape != prediction_array.shape:
         shapes = f"{label_array.shape} and {prediction_array.shape}"
@@ -366,7 +128,7 @@ def pr_curve(tag: str, labels: Any, predictions: Any, num_thresholds: int = 127,
         raise ValueError(f"{tag!r}: labels must be 0/1, bool, or soft labels in [0, 1]")
     weight_array = None
     if weights is not None:
-        weight_array = _real_array(tag, "weights", weights).astype(np.float64)
+        weight_array = real_array(tag, "weights", weights).astype(np.float64)
         if weight_array.shape not in ((), (1,), label_array.shape):
             raise ValueError(f"{tag!r}: weights must be one number or one per label, got shape {weight_array.shape}")
     curve = _pr_curves.compute_curve(label_array, prediction_array, count, weight_array)
@@ -396,8 +158,7 @@ def pr_curve_raw(
     names = ("true_positive_counts", "false_positive_counts", "true_negative_counts", "false_negative_counts",
              "precision", "recall")  # fmt: skip
     rows = [
-        _real_array(tag, n, v).astype(np.float64).reshape(-1)
-        for n, v in zip(names, (tp, fp, tn, fn, precision, recall))
+        real_array(tag, n, v).astype(np.float64).reshape(-1) for n, v in zip(names, (tp, fp, tn, fn, precision, recall))
     ]
     lengths = {row.size for row in rows}
     if len(lengths) != 1:
@@ -424,7 +185,7 @@ def mesh(
     for name, value in (("vertices", vertices), ("faces", faces), ("colors", colors)):
         if value is None:
             continue
-        array = _real_array(tag, name, value)
+        array = real_array(tag, name, value)
         if array.ndim != 3 or array.shape[2] != 3:
             raise ValueError(f"{tag!r}: {name} must have shape (B, N, 3), got {array.shape}")
         parts[name] = array
@@ -439,7 +200,7 @@ def mesh(
             raise ValueError(f"{tag!r}: faces must be (B or 1, F, 3) indices into the {points} vertices")
     if config_dict is not None and not isinstance(config_dict, Mapping):
         raise TypeError(f"{tag!r}: config_dict must be a dict, got {describe(config_dict)}")
-    with _about(tag, "config_dict"):
+    with about_tag(tag, "config_dict"):
         return _mesh.mesh_pb(tag, parts, config_dict)
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from eventwriter import summary as builders
+from eventwriter import summary
+from eventwriter import summary_media as builders
 from eventwriter.convert import check_tag
 from eventwriter.figures import figure_to_image
 from eventwriter.plugins.histograms import tensorflow_bins
@@ -129,4 +130,4 @@ class MediaMethods(WriterCore):
         walltime: Any = None,
     ) -> None:
         """Log a mesh or point cloud: ``(B, N, 3)`` vertices and colors, ``(B, F, 3)`` faces."""
-        self._write(builders.mesh(tag, vertices, colors, faces, config_dict), tag, global_step, walltime)
+        self._write(summary.mesh(tag, vertices, colors, faces, config_dict), tag, global_step, walltime)
