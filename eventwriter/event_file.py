@@ -371,7 +371,18 @@ class EventFileWriter:
         ``weight`` is the memory the queued item holds, for the backlog bound.
         """
         self._check()
-        item = _Deferred(build, step, wall_time, weight, tag)
+        self._push(_Deferred(build, step, wall_time, weight, tag), weight)
+
+    def _enqueue(self, event: bytes) -> None:
+        """Queue a serialized event, framed here (as scalars are in write_scalar)."""
+        self._enqueue_record(frame(event))
+
+    def _enqueue_record(self, data: bytes) -> None:
+        self._push(data, len(data))
+
+    def _push(self, item: bytes | _Deferred, weight: int) -> None:
+        """Queue a record or a deferred summary holding ``weight`` bytes (write_scalar
+        inlines this for speed)."""
         pending = self._pending
         pending.append(item)
         self._enqueued_bytes += weight
@@ -380,23 +391,10 @@ class EventFileWriter:
         if self._state is not None:  # closed or failed while this call was under way
             self._withdraw(item)
 
-    def _enqueue(self, event: bytes) -> None:
-        """Queue a serialized event, framed here (as scalars are in write_scalar)."""
-        self._enqueue_record(frame(event))
-
-    def _enqueue_record(self, data: bytes) -> None:
-        pending = self._pending
-        pending.append(data)
-        self._enqueued_bytes += len(data)
-        if len(pending) >= self._signal_at or self._enqueued_bytes - self._written_bytes > self._max_pending_bytes:
-            self._wake()
-        if self._state is not None:  # closed or failed while this call was under way
-            self._withdraw(data)
-
-    def _withdraw(self, data: bytes | _Deferred) -> None:
+    def _withdraw(self, item: bytes | _Deferred) -> None:
         """Take back an event queued during close; raise unless it was written anyway."""
         try:
-            self._pending.remove(data)
+            self._pending.remove(item)
         except ValueError:
             return  # already taken by the writer: it is in the file
         self._raise_state()

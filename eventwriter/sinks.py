@@ -21,7 +21,7 @@ try:
 except ImportError:  # pragma: no cover - Windows: the lock is process-local only
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["LocalFileSink", "LocalStorage", "Sink", "Storage", "storage_for"]
+__all__ = ["LocalFileSink", "LocalStorage", "Sink", "Storage", "resolves_inside", "storage_for"]
 
 
 @runtime_checkable
@@ -139,6 +139,16 @@ class LocalStorage:
             finally:
                 if fcntl is not None:
                     fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def resolves_inside(base: str, path: str, *, allow_base: bool) -> bool:
+    """Whether ``path`` (built from user strings) stays within the directory ``base``
+    once ``..`` and the like are resolved; ``base`` itself counts if ``allow_base``."""
+    if "\0" in path:
+        return False
+    root = os.path.normpath(os.path.abspath(base))
+    target = os.path.normpath(os.path.abspath(path))
+    return os.path.commonpath([root, target]) == root and (allow_base or target != root)
 
 
 _THREAD_LOCK = threading.RLock()  # flock() does not exclude threads of one process

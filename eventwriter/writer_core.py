@@ -20,6 +20,7 @@ from eventwriter.convert import check_tag, describe, to_float, to_step, to_wallt
 from eventwriter.file_writer import FileWriter
 from eventwriter.proto.event_pb2 import Event, SessionLog
 from eventwriter.proto.summary_pb2 import Summary
+from eventwriter.sinks import resolves_inside
 
 __all__ = ["WriterCore"]
 
@@ -37,9 +38,7 @@ def _sub_run_dir(log_dir: str, main_tag: str, key: Any) -> str:
     if not isinstance(key, str):
         raise TypeError(f"{main_tag!r}: add_scalars keys must be str, got {describe(key)}")
     path = log_dir + "/" + main_tag.replace("/", "_") + "_" + key
-    base = os.path.normpath(os.path.abspath(log_dir))
-    target = os.path.normpath(os.path.abspath(path))
-    if "\0" in key or os.path.commonpath([base, target]) != base or target == base:
+    if not resolves_inside(log_dir, path, allow_base=False):
         raise ValueError(
             f"{main_tag!r}: add_scalars key {key!r} would place its run at {path!r}, outside the log dir {log_dir!r}"
         )

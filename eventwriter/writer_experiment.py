@@ -10,6 +10,7 @@ from typing import Any
 from eventwriter import summary as builders
 from eventwriter.convert import describe, to_float, to_step
 from eventwriter.plugins.custom_scalars import CONFIG_TAG
+from eventwriter.sinks import resolves_inside
 from eventwriter.writer_core import WriterCore
 
 __all__ = ["ExperimentMethods"]
@@ -20,9 +21,7 @@ def _hparams_run_dir(log_dir: str, run_name: Any) -> str:
     if not isinstance(run_name, str):
         raise TypeError(f"run_name must be a str, got {describe(run_name)}")
     path = os.path.join(log_dir, run_name)
-    base = os.path.normpath(os.path.abspath(log_dir))
-    target = os.path.normpath(os.path.abspath(path))
-    if "\0" in run_name or os.path.commonpath([base, target]) != base:
+    if not resolves_inside(log_dir, path, allow_base=True):
         raise ValueError(
             f"run_name {run_name!r} would place the hparams run at {path!r}, outside the log dir {log_dir!r}"
         )

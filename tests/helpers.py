@@ -42,3 +42,20 @@ def scalars(run_dir: str, tag: str) -> list[tuple[int, float]]:
         else:
             out.append((step, value.tensor.double_val[0]))
     return out
+
+
+def assert_refused_and_writer_keeps_working(logdir: str, call, error: type, message: str) -> None:
+    """``call(writer)`` raises ``error`` matching ``message``; the scalars logged before and
+    after it are in the file and nothing else is."""
+    import pytest
+
+    from eventwriter import SummaryWriter
+
+    writer = SummaryWriter(logdir)
+    writer.add_scalar("kept", 1.0, 0)
+    with pytest.raises(error, match=message):
+        call(writer)
+    writer.add_scalar("kept", 2.0, 1)
+    writer.close()
+    assert scalars(logdir, "kept") == [(0, 1.0), (1, 2.0)]
+    assert [(step, tag) for step, tag, _ in summary_values(logdir)] == [(0, "kept"), (1, "kept")]

@@ -11,7 +11,7 @@ import threading
 
 import numpy as np
 import pytest
-from helpers import run_events, scalars, summary_values
+from helpers import assert_refused_and_writer_keeps_working, run_events, scalars, summary_values
 
 from eventwriter import FileWriter, SummaryWriter, summary
 from eventwriter.proto import types_pb2
@@ -210,15 +210,7 @@ BAD_CALLS = [
 
 @pytest.mark.parametrize(("call", "error", "message"), BAD_CALLS)
 def test_bad_input_is_refused_clearly_and_the_writer_keeps_working(logdir, call, error, message):
-    writer = SummaryWriter(logdir)
-    writer.add_scalar("kept", 1.0, 0)
-    with pytest.raises(error, match=message):
-        call(writer)
-    writer.add_scalar("kept", 2.0, 1)
-    writer.close()
-    assert scalars(logdir, "kept") == [(0, 1.0), (1, 2.0)]
-    tags = {tag for _, tag, _ in summary_values(logdir)}
-    assert tags == {"kept"}
+    assert_refused_and_writer_keeps_working(logdir, call, error, message)
 
 
 @pytest.mark.parametrize(

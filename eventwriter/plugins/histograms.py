@@ -120,11 +120,6 @@ def _tally_chunks(values: np.ndarray) -> _Tally:
     return counts, float(lowest), float(highest), float(total), float(squares)
 
 
-def _tensorflow_counts(values: np.ndarray) -> np.ndarray:
-    """The bucket counts alone (for tests)."""
-    return _tensorflow_tally(values)[0]
-
-
 def tensorflow_bins() -> list[float]:
     """The 1,549 default bucket edges of TensorFlow's histograms, as a new list."""
     return list(_tensorflow_edges())

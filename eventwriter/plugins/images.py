@@ -151,21 +151,9 @@ def rendered_image(
     return np.asarray(image.resize(size, PIL.Image.Resampling.LANCZOS))
 
 
-def image_pb(
-    tag: str, hwc: np.ndarray, *, png: bytes | None = None, height: int | None = None, width: int | None = None
-) -> Summary:
-    """A Summary holding one image.
-
-    Args:
-        tag: the tag.
-        hwc: uint8 pixels, height x width x 3 or 4.
-        png: the encoded image, if already made (else ``hwc`` is encoded).
-        height, width: the size to record (default: the size of ``hwc``).
-    """
+def image_pb(tag: str, hwc: np.ndarray) -> Summary:
+    """A Summary holding one image of uint8 pixels, height x width x 3 or 4, as a PNG."""
     image = Summary.Image(
-        height=hwc.shape[0] if height is None else height,
-        width=hwc.shape[1] if width is None else width,
-        colorspace=hwc.shape[2],
-        encoded_image_string=encode_png(hwc) if png is None else png,
+        height=hwc.shape[0], width=hwc.shape[1], colorspace=hwc.shape[2], encoded_image_string=encode_png(hwc)
     )
     return Summary(value=[Summary.Value(tag=tag, image=image)])
