@@ -2,7 +2,10 @@
 
 torch is never imported here. A torch tensor is recognised by duck typing (it has
 ``detach`` and ``numel``), so code that never passes tensors never loads torch.
-Every error names the tag and says what was expected and what came.
+Every error names the tag (builders without a tag, such as ``make_histogram``, pass an
+empty one and their messages start with the argument), the argument, and says what was
+expected and what came: TypeError for a value of the wrong type, ValueError for a value
+of the right type that is out of range.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ __all__ = [
     "is_torch_tensor",
     "positive",
     "real_array",
+    "tag_prefix",
     "to_float",
     "to_numpy",
     "to_step",
@@ -36,6 +40,11 @@ def describe(value: Any) -> str:
     if len(text) > 60:
         text = text[:57] + "..."
     return f"{type(value).__name__} {text}"
+
+
+def tag_prefix(tag: str) -> str:
+    """The start of an error message about ``tag``: ``'tag': ``, or nothing for no tag."""
+    return f"{tag!r}: " if tag else ""
 
 
 def check_tag(tag: Any, what: str = "tag") -> str:
@@ -72,50 +81,49 @@ def to_numpy(value: Any, tag: str, what: str = "value") -> np.ndarray:
     """Convert a torch tensor, numpy array, Python scalar or sequence to an ndarray."""
     if isinstance(value, np.ndarray):
         return value
+    about = tag_prefix(tag)
     if is_torch_tensor(value):
         try:
             return _torch_to_numpy(value)
         except ValueError as exc:
-            raise ValueError(f"{tag!r}: {what}: {exc}") from None
+            raise ValueError(f"{about}{what}: {exc}") from None
     if isinstance(value, (str, bytes)):
-        raise TypeError(f"{tag!r}: {what} must be numeric (a tensor, an array or a number), got {describe(value)}")
+        raise TypeError(f"{about}{what} must be numeric (a tensor, an array or a number), got {describe(value)}")
     try:
         array = np.asarray(value)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"{tag!r}: {what} must be array-like, got {describe(value)} ({exc})") from None
+        raise TypeError(f"{about}{what} must be array-like, got {describe(value)} ({exc})") from None
     if array.dtype == object:
-        raise TypeError(f"{tag!r}: {what} must be numeric, got {describe(value)}")
+        raise TypeError(f"{about}{what} must be numeric, got {describe(value)}")
     return array
 
 
-def to_float(tag: str, value: Any) -> float:
-    """Convert a one-element scalar-like value to a Python float (NaN and ±Inf kept)."""
+def to_float(tag: str, value: Any, what: str = "scalar_value") -> float:
+    """Convert a one-element scalar-like value (argument ``what``) to a Python float.
+
+    NaN and ±Inf are kept.
+    """
     if isinstance(value, float):
         return value
+    about = f"{tag_prefix(tag)}{what}"
     if isinstance(value, numbers.Real) and not isinstance(value, np.ndarray):
         try:
             return float(value)
         except OverflowError:
-            raise ValueError(f"{tag!r}: scalar_value must fit in a float, got {describe(value)}") from None
+            raise ValueError(f"{about} must fit in a float, got {describe(value)}") from None
     if is_torch_tensor(value):
         if value.numel() != 1:
-            raise ValueError(
-                f"{tag!r}: scalar_value must hold exactly one element, got a tensor of shape {tuple(value.shape)}"
-            )
+            raise ValueError(f"{about} must hold exactly one element, got a tensor of shape {tuple(value.shape)}")
         if value.is_complex():
-            raise TypeError(f"{tag!r}: scalar_value must be real, got a complex tensor")
+            raise TypeError(f"{about} must be real, got a complex tensor")
         return float(value.detach().reshape(()).item())
     if isinstance(value, (np.ndarray, np.generic)):
         if value.size != 1:
-            raise ValueError(
-                f"{tag!r}: scalar_value must hold exactly one element, got an array of shape {value.shape}"
-            )
+            raise ValueError(f"{about} must hold exactly one element, got an array of shape {value.shape}")
         if value.dtype.kind not in "biuf":
-            raise TypeError(f"{tag!r}: scalar_value must be a real number, got an array of dtype {value.dtype}")
+            raise TypeError(f"{about} must be a real number, got an array of dtype {value.dtype}")
         return float(value.reshape(()))
-    raise TypeError(
-        f"{tag!r}: scalar_value must be a real number or a one-element tensor or array, got {describe(value)}"
-    )
+    raise TypeError(f"{about} must be a real number or a one-element tensor or array, got {describe(value)}")
 
 
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
@@ -169,18 +177,30 @@ def about_tag(tag: str, what: str = "") -> Iterator[None]:
 
 
 def positive(tag: str, name: str, value: Any) -> float:
+    """``value`` (argument ``name``) as a finite float above 0.
+
+    Raises:
+        TypeError: not a real number (bool included).
+        ValueError: zero, negative, infinite or NaN.
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{tag!r}: {name} must be a positive number, got {describe(value)}")
+        raise TypeError(f"{tag_prefix(tag)}{name} must be a positive number, got {describe(value)}")
     number = float(value)
     if not 0 < number < math.inf:
-        raise ValueError(f"{tag!r}: {name} must be a positive number, got {describe(value)}")
+        raise ValueError(f"{tag_prefix(tag)}{name} must be a positive number, got {describe(value)}")
     return number
 
 
 def real_array(tag: str, name: str, value: Any) -> np.ndarray:
+    """``value`` (argument ``name``) as a non-empty array of bool, int or float.
+
+    Raises:
+        TypeError: not array-like, or of another dtype (complex, strings, ...).
+        ValueError: empty.
+    """
     array = to_numpy(value, tag, name)
     if array.dtype.kind not in "biuf":
-        raise TypeError(f"{tag!r}: {name} must hold real numbers, got dtype {array.dtype}")
+        raise TypeError(f"{tag_prefix(tag)}{name} must hold real numbers, got dtype {array.dtype}")
     if array.size == 0:
-        raise ValueError(f"{tag!r}: {name} is empty (shape {array.shape})")
+        raise ValueError(f"{tag_prefix(tag)}{name} is empty (shape {array.shape})")
     return array

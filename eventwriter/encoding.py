@@ -24,15 +24,14 @@ import struct
 from collections.abc import Callable
 
 from eventwriter.plugins import scalars
-from eventwriter.record import MASK_DELTA, frame, record_header
-from eventwriter.record import crc32c as _crc32c
+from eventwriter.record import FOOTER_SIZE, HEADER_SIZE, footer, frame, record_header
 
-__all__ = ["ScalarLayout", "event_bytes", "float32_bytes", "varint"]
+__all__ = ["SUMMARY_KEY", "ScalarLayout", "event_bytes", "float32_bytes", "summary_record", "varint"]
 
 _pack_f64 = struct.Struct("<d").pack
 _pack_f32 = struct.Struct("<f").pack
-_pack_crc = struct.Struct("<I").pack
 
+SUMMARY_KEY = 0x2A  # Event.summary: field 5, length-delimited
 _WALL_TIME_KEY = b"\x09"
 _STEP_KEY = b"\x10"
 _ZERO_DOUBLE = bytes(8)
@@ -77,17 +76,19 @@ def float32_bytes(value: float) -> bytes:
 class ScalarLayout:
     """The fixed bytes of one tag's scalar events in one style.
 
-    ``encode`` returns a serialized Event. ``first=True`` selects the variant that
-    carries the plugin metadata (new style only; TensorBoard reads a tag's metadata
-    from its first value, so later values leave it out).
+    ``record`` returns the event framed as a record (eventwriter.record's layout);
+    ``first=True`` selects the variant that carries the plugin metadata (new style only;
+    TensorBoard reads a tag's metadata from its first value, so later values leave it out).
 
     The common event (a non-zero wall time, a step from 1 to 2**21 - 1, a value that
-    fits the field) is one ``struct.pack`` call: key byte, float64 wall time, key byte,
-    the step's varint bytes, the tag's fixed bytes, the value. Anything else takes the
-    general path, which ``tests/test_encoding.py`` checks against protobuf too.
+    fits the field) is one ``struct.pack`` call: the 12 header bytes (fixed, since the
+    event's length is fixed for a given step width), key byte, float64 wall time, key
+    byte, the step's varint bytes, the tag's fixed bytes, the value; then the CRC of the
+    event. Anything else takes the general path, which ``tests/test_encoding.py`` checks
+    against protobuf too.
     """
 
-    __slots__ = ("_head", "_head_first", "_pack_value", "_packs", "_record_packs", "_tail_first")
+    __slots__ = ("_head", "_head_first", "_pack_value", "_packs", "_tail_first")
     _pack_value: Callable[[float], bytes]
 
     def __init__(self, tag: str, new_style: bool = False, double_precision: bool = False) -> None:
@@ -106,61 +107,46 @@ class ScalarLayout:
         self._head = _summary_head(tag_field, value_key, width, b"")
         self._head_first = _summary_head(tag_field, value_key, width, metadata)
         self._tail_first = metadata
-        head = f"{len(self._head)}s"
-        self._packs = tuple(struct.Struct(f"<Bd{'B' * n}B{head}{code}").pack for n in (1, 2, 3))
-        # The same events framed as records: the 12 header bytes (fixed, as the event's
-        # length is fixed for a varint width) are packed in front of the event.
-        self._record_packs = tuple(
+        # One (pack, header) per step width of 1, 2 and 3 varint bytes.
+        self._packs = tuple(
             (
-                struct.Struct(f"<12sBd{'B' * n}B{head}{code}").pack,
-                record_header(struct.calcsize(f"<Bd{'B' * n}B{head}{code}")),
+                struct.Struct(f"<{HEADER_SIZE}sBd{'B' * n}B{len(self._head)}s{code}").pack,
+                record_header(struct.calcsize(f"<Bd{'B' * n}B{len(self._head)}s{code}")),
             )
             for n in (1, 2, 3)
         )
 
-    def encode(self, value: float, step: int | None, wall_time: float, first: bool = False) -> bytes:
-        """Return the serialized Event holding ``value``."""
-        if not first and step is not None and 0 < step < 0x200000 and wall_time != 0.0:
-            try:
-                if step < 0x80:
-                    return self._packs[0](0x09, wall_time, 0x10, step, self._head, value)
-                if step < 0x4000:
-                    return self._packs[1](0x09, wall_time, 0x10, step & 0x7F | 0x80, step >> 7, self._head, value)
-                return self._packs[2](
-                    0x09, wall_time, 0x10, step & 0x7F | 0x80, (step >> 7) & 0x7F | 0x80, step >> 14, self._head, value
-                )
-            except (OverflowError, struct.error):  # beyond float32: the general path stores an infinity
-                pass
-        wall = _pack_f64(wall_time)
-        out = _WALL_TIME_KEY + wall if wall != _ZERO_DOUBLE else b""
-        if step:
-            out += _STEP_KEY + varint(step)
-        if first:
-            return out + self._head_first + self._pack_value(value) + self._tail_first
-        return out + self._head + self._pack_value(value)
-
     def record(self, value: float, step: int | None, wall_time: float, first: bool = False) -> bytes:
-        """Return the event framed as a TFRecord record (eventwriter.record's layout)."""
+        """Return the framed record of the Event holding ``value``."""
         if not first and step is not None and 0 < step < 0x200000 and wall_time != 0.0:
             try:
                 if step < 0x80:
-                    pack, header = self._record_packs[0]
+                    pack, header = self._packs[0]
                     framed = pack(header, 0x09, wall_time, 0x10, step, self._head, value)
                 elif step < 0x4000:
-                    pack, header = self._record_packs[1]
+                    pack, header = self._packs[1]
                     framed = pack(header, 0x09, wall_time, 0x10, step & 0x7F | 0x80, step >> 7, self._head, value)
                 else:
-                    pack, header = self._record_packs[2]
+                    pack, header = self._packs[2]
                     framed = pack(
                         header, 0x09, wall_time, 0x10, step & 0x7F | 0x80, (step >> 7) & 0x7F | 0x80, step >> 14,
                         self._head, value,
                     )  # fmt: skip
-            except (OverflowError, struct.error):
+            except (OverflowError, struct.error):  # beyond float32: the general path stores an infinity
                 pass
             else:
-                crc = _crc32c(framed[12:])
-                return framed + _pack_crc((((crc >> 15) | (crc << 17)) + MASK_DELTA) & 0xFFFFFFFF)
-        return frame(self.encode(value, step, wall_time, first))
+                return framed + footer(framed[HEADER_SIZE:])
+        return frame(self._general(value, step, wall_time, first))
+
+    def encode(self, value: float, step: int | None, wall_time: float, first: bool = False) -> bytes:
+        """Return the serialized Event holding ``value`` (``record`` without the framing)."""
+        return self.record(value, step, wall_time, first)[HEADER_SIZE:-FOOTER_SIZE]
+
+    def _general(self, value: float, step: int | None, wall_time: float, first: bool) -> bytes:
+        out = _time_and_step(wall_time, step)
+        if first:
+            return out + self._head_first + self._pack_value(value) + self._tail_first
+        return out + self._head + self._pack_value(value)
 
 
 def _summary_head(tag_field: bytes, value_key: bytes, width: int, metadata: bytes) -> bytes:
@@ -176,8 +162,18 @@ def event_bytes(wall_time: float, step: int | None, key: int, payload: bytes) ->
     ``key`` is the field's key byte (``0x2A`` for ``Event.summary``); ``payload`` is
     that field's serialized message. Equal to protobuf's serialization of the same Event.
     """
+    return _time_and_step(wall_time, step) + bytes((key,)) + varint(len(payload)) + payload
+
+
+def _time_and_step(wall_time: float, step: int | None) -> bytes:
+    """Event.wall_time and Event.step, each left out when zero (as protobuf does)."""
     wall = _pack_f64(wall_time)
     out = _WALL_TIME_KEY + wall if wall != _ZERO_DOUBLE else b""
     if step:
         out += _STEP_KEY + varint(step)
-    return out + bytes((key,)) + varint(len(payload)) + payload
+    return out
+
+
+def summary_record(wall_time: float, step: int | None, summary: bytes) -> bytes:
+    """The framed record of an Event holding the serialized ``summary``."""
+    return frame(event_bytes(wall_time, step, SUMMARY_KEY, summary))

@@ -1,4 +1,4 @@
-"""FileWriter: torch.utils.tensorboard's FileWriter API over an EventFileWriter.
+"""FileWriter: torch.utils.tensorboard's FileWriter API over a Run.
 
 It takes Event and Summary objects of any protobuf class with ``SerializeToString``
 (eventwriter's, tensorboard's, tensorboardX's): frameworks such as Lightning and
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 from google.protobuf.message import Message
@@ -17,6 +18,8 @@ from eventwriter.convert import describe, to_step, to_walltime
 from eventwriter.event_file import EventFileWriter
 from eventwriter.proto.event_pb2 import Event, TaggedRunMetadata
 from eventwriter.proto.summary_pb2 import Summary
+from eventwriter.run import Run, RunOptions
+from eventwriter.storage import Storage, storage_for
 
 __all__ = ["FileWriter"]
 
@@ -38,16 +41,52 @@ class FileWriter:
         max_queue: pending events that make an ``add`` start a write at once.
         flush_secs: seconds between fsyncs of written data.
         filename_suffix: appended to the event file's name.
+        storage: where the file goes (default: chosen from ``log_dir``).
+        clock: seconds since the epoch, for the file name and default wall times.
+        hostname, pid: identity in the file name (default: this machine and process).
     """
 
+    run: Run
+
     def __init__(
-        self, log_dir: str | os.PathLike[str], max_queue: int = 10, flush_secs: float = 120, filename_suffix: str = ""
+        self,
+        log_dir: str | os.PathLike[str],
+        max_queue: int = 10,
+        flush_secs: float = 120,
+        filename_suffix: str = "",
+        *,
+        storage: Storage | None = None,
+        clock: Callable[[], float] = time.time,
+        hostname: str | None = None,
+        pid: int | None = None,
     ) -> None:
-        self.event_writer = EventFileWriter(str(log_dir), max_queue, flush_secs, filename_suffix)
+        directory = os.fspath(log_dir)
+        options = RunOptions(
+            storage=storage if storage is not None else storage_for(directory),
+            max_queue=max_queue,
+            flush_secs=flush_secs,
+            filename_suffix=filename_suffix,
+            clock=clock,
+            hostname=hostname,
+            pid=pid,
+        )
+        self.run = Run(directory, options)
+
+    @classmethod
+    def of(cls, run: Run) -> FileWriter:
+        """The FileWriter of an existing run (how a SummaryWriter hands out its runs)."""
+        writer = cls.__new__(cls)
+        writer.run = run
+        return writer
+
+    @property
+    def event_writer(self) -> EventFileWriter:
+        """The run's current event file (torch's attribute of that name)."""
+        return self.run.events
 
     def get_logdir(self) -> str:
         """The directory of the event file."""
-        return self.event_writer.get_logdir()
+        return self.run.directory
 
     def add_event(self, event: Any, step: Any = None, walltime: Any = None) -> None:
         """Write an Event, setting its wall time (now, or ``walltime``) and ``step``.
@@ -55,10 +94,10 @@ class FileWriter:
         As in torch, an eventwriter Event passed in is modified in place.
         """
         event = _convert(event, Event, "event")
-        event.wall_time = time.time() if walltime is None else to_walltime("event", walltime)
+        event.wall_time = self.run.clock() if walltime is None else to_walltime("event", walltime)
         if step is not None:
             event.step = to_step("event", step)
-        self.event_writer.add_event(event)
+        self.run.write_event(event)
 
     def add_summary(self, summary: Any, global_step: Any = None, walltime: Any = None) -> None:
         """Write a Summary in an Event with ``global_step`` and ``walltime``."""
@@ -81,12 +120,12 @@ class FileWriter:
 
     def flush(self) -> None:
         """Return once every event added so far is written to the file."""
-        self.event_writer.flush()
+        self.run.flush()
 
     def close(self) -> None:
         """Write what is pending and close the file; later calls do nothing."""
-        self.event_writer.close()
+        self.run.close()
 
     def reopen(self) -> None:
         """After ``close()``, continue in a new event file in the same directory."""
-        self.event_writer.reopen()
+        self.run.reopen()

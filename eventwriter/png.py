@@ -27,10 +27,17 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def encode_png(hwc: np.ndarray, level: int = 6) -> bytes:
-    """PNG bytes of an H x W x 3 (RGB) or H x W x 4 (RGBA) uint8 array."""
+    """PNG bytes of an H x W x 3 (RGB) or H x W x 4 (RGBA) uint8 array.
+
+    Raises:
+        TypeError: the pixels are not uint8.
+        ValueError: the array is not H x W x 3 or 4.
+    """
+    if hwc.dtype != np.uint8:
+        raise TypeError(f"encode_png takes uint8 pixels, got dtype {hwc.dtype}")
+    if hwc.ndim != 3 or hwc.shape[2] not in _COLOUR_TYPES:
+        raise ValueError(f"encode_png takes H x W x 3 or 4 pixels, got shape {hwc.shape}")
     height, width, channels = hwc.shape
-    if hwc.dtype != np.uint8 or channels not in _COLOUR_TYPES:
-        raise ValueError(f"encode_png takes H x W x 3 or 4 uint8 pixels, got {hwc.dtype} {hwc.shape}")
     rows = np.empty((height, width * channels + 1), dtype=np.uint8)
     rows[:, 0] = 0  # filter type: none
     rows[:, 1:] = hwc.reshape(height, width * channels)

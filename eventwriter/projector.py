@@ -13,8 +13,10 @@ The layout is torch's. For tag ``t`` at step ``s``, in the run directory::
 Beyond torch: the config on disk is merged, not rewritten from memory (a second writer
 or a restarted process keeps earlier embeddings; the same tag and step replace their
 entry); an opt-in binary ``tensors.bytes`` (float32, with ``tensor_shape``) for large
-matrices; thumbnails may be non-square, uint8 thumbnails are kept as they are, and a
-sprite that would exceed TensorBoard's 8192 pixels a side is scaled down with a warning.
+matrices; thumbnails may be non-square, their pixels are converted as ``add_image``
+converts images (eventwriter.plugins.images.to_uint8: uint8 kept, others scaled in
+float32; torch's sprites scale in float64, which can differ by one level), and a sprite
+that would exceed TensorBoard's 8192 pixels a side is scaled down with a warning.
 TensorBoard's projector splits metadata on tabs and newlines; in labels they are
 written as the two characters ``\\t`` and ``\\n``.
 """
@@ -30,16 +32,18 @@ from typing import Any
 import numpy as np
 from google.protobuf import text_format
 
+from eventwriter.convert import check_tag, describe, is_torch_tensor, to_numpy, to_step
 from eventwriter.helper import in_halves
-from eventwriter.plugins.images import make_grid, pillow
+from eventwriter.plugins.images import make_grid, pillow, to_uint8
 from eventwriter.png import encode_png
 from eventwriter.proto.projector_config_pb2 import EmbeddingInfo, ProjectorConfig
-from eventwriter.sinks import Storage
+from eventwriter.storage import Storage
 
 __all__ = [
     "CONFIG_NAME",
     "MAX_SPRITE_SIDE",
     "Embedding",
+    "embedding",
     "escape_tag",
     "format_matrix",
     "format_metadata",
@@ -138,12 +142,10 @@ def format_metadata(metadata: Sequence[Any], header: Sequence[str] | None) -> by
 
 
 def _sprite_pixels(thumbnails: np.ndarray) -> np.ndarray:
-    """N x C x H x W thumbnails as uint8 RGB: uint8 kept, others x255 and clipped, as torch."""
+    """N x C x H x W thumbnails as uint8 RGB, converted as add_image converts pixels."""
     if thumbnails.shape[1] == 1:
         thumbnails = np.repeat(thumbnails, 3, axis=1)
-    if thumbnails.dtype == np.uint8:
-        return thumbnails
-    return (thumbnails.astype(np.float64) * 255).clip(0, 255).astype(np.uint8)
+    return to_uint8(thumbnails)
 
 
 def _shrink(thumbnails: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -203,6 +205,115 @@ class Embedding:
     @property
     def subdir(self) -> str:
         return f"{str(self.step).zfill(5)}/{escape_tag(self.tag)}"
+
+
+def _rows(tag: str, name: str, value: Any) -> list[Any]:
+    if is_torch_tensor(value) or isinstance(value, np.ndarray):
+        return list(to_numpy(value, tag, name).tolist())
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(f"{tag!r}: {name} must be a list (one entry per point), got {describe(value)}")
+    return list(value)
+
+
+def _matrix(tag: str, mat: Any) -> np.ndarray:
+    matrix = to_numpy(mat, tag, "mat")
+    if matrix.ndim != 2:
+        raise ValueError(f"{tag!r}: mat must be 2-D (points x dimensions), got shape {matrix.shape}")
+    if matrix.dtype.kind not in "biuf":
+        raise TypeError(f"{tag!r}: mat must hold real numbers, got dtype {matrix.dtype}")
+    if matrix.size == 0:
+        raise ValueError(f"{tag!r}: mat must not be empty, got shape {matrix.shape}")
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError(f"{tag!r}: mat must be finite; it holds NaN or infinite values")
+    with np.errstate(over="ignore"):  # checked just below
+        single = matrix.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(single)):
+        raise ValueError(f"{tag!r}: mat holds values beyond float32's range (about 3.4e38), which the projector reads")
+    return single
+
+
+def _metadata(tag: str, metadata: Any, metadata_header: Any, points: int) -> tuple[list[Any] | None, list[str] | None]:
+    rows = header = None
+    if metadata is not None:
+        rows = _rows(tag, "metadata", metadata)
+        if len(rows) != points:
+            raise ValueError(f"{tag!r}: metadata must have one entry per point ({points}), got {len(rows)}")
+    if metadata_header is not None:
+        header = [str(name) for name in _rows(tag, "metadata_header", metadata_header)]
+        if rows is None:
+            raise ValueError(f"{tag!r}: metadata_header needs metadata")
+        for index, row in enumerate(rows):
+            if isinstance(row, (str, bytes)) or not isinstance(row, Sequence) or len(row) != len(header):
+                expected = f"{len(header)} columns to match metadata_header"
+                raise ValueError(f"{tag!r}: metadata row {index} must have {expected}, got {row!r}")
+    return rows, header
+
+
+def _thumbnails(tag: str, label_img: Any, points: int) -> np.ndarray:
+    thumbnails = to_numpy(label_img, tag, "label_img")
+    if thumbnails.ndim == 3:
+        thumbnails = thumbnails[:, None]
+    if thumbnails.ndim != 4 or thumbnails.shape[1] not in (1, 3) or thumbnails.shape[0] != points:
+        raise ValueError(
+            f"{tag!r}: label_img must be {points} images, N x C x H x W with C 1 or 3 (or N x H x W), "
+            f"got shape {thumbnails.shape}"
+        )
+    if thumbnails.dtype.kind not in "biuf":
+        raise TypeError(f"{tag!r}: label_img must hold pixels (real numbers), got dtype {thumbnails.dtype}")
+    if min(thumbnails.shape[2:]) == 0:
+        raise ValueError(f"{tag!r}: label_img must hold pixels, got shape {thumbnails.shape}")
+    return thumbnails
+
+
+def embedding(
+    mat: Any,
+    metadata: Any,
+    label_img: Any,
+    global_step: Any,
+    tag: Any,
+    metadata_header: Any,
+    binary: bool,
+) -> Embedding:
+    """``add_embedding``'s arguments, checked and converted; nothing is written.
+
+    Args:
+        mat: points x dimensions, finite and within float32's range (torch, numpy or
+            nested lists); stored as float32.
+        metadata: one label per point, or with ``metadata_header`` one row of columns
+            per point (list, tensor or array), or None.
+        label_img: one thumbnail per point, N x C x H x W (C 1 or 3) or N x H x W, or None.
+        global_step: an integer step, or None for 0.
+        tag: the embedding's name; "." and ".." are refused (they would name no
+            directory of their own).
+        metadata_header: column names, or None.
+        binary: write the matrix as float32 ``tensors.bytes`` instead of TSV.
+
+    Returns:
+        The Embedding, for ``write_embedding``.
+
+    Raises:
+        TypeError: an argument has the wrong type (mat or label_img not real numbers,
+            metadata not a list, tag not a str).
+        ValueError: shapes or counts do not fit, values are not finite, or the step is
+            not an integer.
+    """
+    check_tag(tag)
+    if tag in (".", ".."):
+        raise ValueError(f"tag {tag!r} cannot name a directory of its own")
+    matrix = _matrix(tag, mat)
+    points = matrix.shape[0]
+    rows, header = _metadata(tag, metadata, metadata_header, points)
+    thumbnails = None if label_img is None else _thumbnails(tag, label_img, points)
+    step = to_step(tag, global_step)
+    return Embedding(
+        tag=tag,
+        step=0 if step is None else step,
+        matrix=matrix,
+        metadata=rows,
+        metadata_header=header,
+        thumbnails=thumbnails,
+        binary=bool(binary),
+    )
 
 
 def merge_config(existing: bytes | None, info: EmbeddingInfo) -> bytes:

@@ -19,7 +19,7 @@ import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from eventwriter.errors import CorruptRecordError, RecordError, TruncatedRecordE
 from eventwriter.proto.event_pb2 import Event
 from eventwriter.proto.summary_pb2 import Summary
 from eventwriter.proto.types_pb2 import DT_DOUBLE, DT_FLOAT, DT_HALF
-from eventwriter.record import FOOTER_SIZE, HEADER_SIZE, masked_crc32c
+from eventwriter.record import FOOTER_SIZE, HEADER_SIZE, footer
 
 __all__ = [
     "FileReport",
@@ -43,7 +43,6 @@ __all__ = [
 
 _MAX_RECORD_BYTES = (1 << 31) - 1  # protobuf cannot hold a larger Event
 _unpack_length = struct.Struct("<Q").unpack
-_unpack_crc = struct.Struct("<I").unpack
 
 
 @dataclass(frozen=True)
@@ -62,8 +61,7 @@ def _read_record(handle: BinaryIO, path: str, offset: int, size: int) -> Record 
     if len(header) < HEADER_SIZE:
         raise TruncatedRecordError(path, offset, f"file ends after {len(header)} of 12 header bytes")
     (length,) = _unpack_length(header[:8])
-    (length_crc,) = _unpack_crc(header[8:])
-    if masked_crc32c(header[:8]) != length_crc:
+    if footer(header[:8]) != header[8:]:
         raise CorruptRecordError(path, offset, "length CRC mismatch")
     if length > _MAX_RECORD_BYTES:
         raise CorruptRecordError(path, offset, f"length field claims {length} bytes, more than any Event can hold")
@@ -73,31 +71,44 @@ def _read_record(handle: BinaryIO, path: str, offset: int, size: int) -> Record 
             path, offset, f"file ends inside a record of {length} bytes ({max(available, 0)} bytes left)"
         )
     data = handle.read(length)
-    footer = handle.read(FOOTER_SIZE)
-    if len(data) < length or len(footer) < FOOTER_SIZE:  # the file shrank while we read
+    data_crc = handle.read(FOOTER_SIZE)
+    if len(data) < length or len(data_crc) < FOOTER_SIZE:  # the file shrank while we read
         raise TruncatedRecordError(path, offset, "file ends inside the record")
-    if masked_crc32c(data) != _unpack_crc(footer)[0]:
+    if footer(data) != data_crc:
         raise CorruptRecordError(path, offset, "data CRC mismatch")
     return Record(offset, data)
 
 
-def iter_records(path: str | os.PathLike[str]) -> Iterator[Record]:
+def iter_records(source: str | os.PathLike[str] | BinaryIO) -> Iterator[Record]:
     """Yield the records of an event file in order.
+
+    Args:
+        source: the file's path, or a binary file object open for reading (such as
+            ``io.BytesIO(MemoryStorage().read_bytes(path))``), read from its start.
 
     Raises:
         TruncatedRecordError, CorruptRecordError: at the first record that cannot be
             read, after every record before it was yielded.
     """
-    path = os.fspath(path)
+    if hasattr(source, "read"):
+        handle = cast(BinaryIO, source)
+        yield from _records(handle, getattr(handle, "name", "<stream>"))
+        return
+    path = os.fspath(source)
     with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        offset = 0
-        while True:
-            record = _read_record(handle, path, offset, size)
-            if record is None:
-                return
-            yield record
-            offset += HEADER_SIZE + len(record.data) + FOOTER_SIZE
+        yield from _records(handle, path)
+
+
+def _records(handle: BinaryIO, path: str) -> Iterator[Record]:
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(0)
+    offset = 0
+    while True:
+        record = _read_record(handle, path, offset, size)
+        if record is None:
+            return
+        yield record
+        offset += HEADER_SIZE + len(record.data) + FOOTER_SIZE
 
 
 def decode_event(record: Record, path: str) -> Event:
@@ -108,21 +119,21 @@ def decode_event(record: Record, path: str) -> Event:
         raise UndecodableRecordError(path, record.offset, f"not an Event ({exc})") from None
 
 
-def iter_events(path: str | os.PathLike[str], *, stop_at_truncation: bool = True) -> Iterator[Event]:
+def iter_events(source: str | os.PathLike[str] | BinaryIO, *, stop_at_truncation: bool = True) -> Iterator[Event]:
     """Yield the Events of a file.
 
     Args:
-        path: the event file.
+        source: the event file's path, or a binary file object (see ``iter_records``).
         stop_at_truncation: end quietly at a truncated tail (what TensorBoard does);
             with False, raise TruncatedRecordError there.
 
     Raises:
         CorruptRecordError, UndecodableRecordError: at the first damaged record.
     """
-    path = os.fspath(path)
+    name = str(getattr(source, "name", "<stream>")) if hasattr(source, "read") else os.fspath(source)
     try:
-        for record in iter_records(path):
-            yield decode_event(record, path)
+        for record in iter_records(source):
+            yield decode_event(record, name)
     except TruncatedRecordError:
         if not stop_at_truncation:
             raise

@@ -23,6 +23,7 @@ __all__ = [
     "HEADER_SIZE",
     "MASK_DELTA",
     "crc32c",
+    "footer",
     "frame",
     "masked_crc32c",
     "record_header",
@@ -77,10 +78,16 @@ crc32c: Callable[[bytes], int] = _crc32c
 """Return the CRC-32C (Castagnoli) of ``data``."""
 
 
+def footer(data: bytes) -> bytes:
+    """The 4 bytes stored after ``data`` (a record's data, or its 8 length bytes): the
+    masked CRC-32C, little-endian."""
+    crc = _crc32c(data)
+    return _pack_crc((((crc >> 15) | (crc << 17)) + MASK_DELTA) & 0xFFFFFFFF)
+
+
 def masked_crc32c(data: bytes) -> int:
     """Return the masked CRC-32C that TFRecord stores after length and data."""
-    crc = _crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + MASK_DELTA) & 0xFFFFFFFF
+    return int.from_bytes(footer(data), "little")
 
 
 # Lengths repeat (every scalar event of a tag has the same length), so the 12 header
@@ -91,19 +98,15 @@ _headers: dict[int, bytes] = {}
 
 def record_header(length: int) -> bytes:
     """The 12 bytes in front of a record of ``length`` data bytes."""
-    return _header(length)
-
-
-def _header(length: int) -> bytes:
     header = _headers.get(length)
     if header is None:
         if len(_headers) >= _HEADER_CACHE_LIMIT:
             _headers.clear()
         encoded = _pack_length(length)
-        header = _headers[length] = encoded + _pack_crc(masked_crc32c(encoded))
+        header = _headers[length] = encoded + footer(encoded)
     return header
 
 
 def frame(data: bytes) -> bytes:
     """Return ``data`` framed as one record: header, data, footer."""
-    return b"".join((_header(len(data)), data, _pack_crc(masked_crc32c(data))))
+    return b"".join((record_header(len(data)), data, footer(data)))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 
 from eventwriter.proto.event_pb2 import Event
 from eventwriter.reader import find_event_files, iter_events
+from eventwriter.storage import LocalFileSink, LocalStorage
 
 
 def event_files(logdir: str) -> list[str]:
@@ -59,3 +61,42 @@ def assert_refused_and_writer_keeps_working(logdir: str, call, error: type, mess
     writer.close()
     assert scalars(logdir, "kept") == [(0, 1.0), (1, 2.0)]
     assert [(step, tag) for step, tag, _ in summary_values(logdir)] == [(0, "kept"), (1, "kept")]
+
+
+class CountingSink:
+    """A local file sink that counts calls and can fail or be slow on purpose."""
+
+    def __init__(self, path, fail_after_writes=None, delay=0.0):
+        self._inner = LocalFileSink(path)
+        self.path = path
+        self.writes = 0
+        self.syncs = 0
+        self.fail_after_writes = fail_after_writes
+        self.delay = delay
+
+    def write(self, data):
+        if self.fail_after_writes is not None and self.writes >= self.fail_after_writes:
+            raise OSError(28, "No space left on device (simulated)")
+        time.sleep(self.delay)
+        self.writes += 1
+        self._inner.write(data)
+
+    def sync(self):
+        self.syncs += 1
+        self._inner.sync()
+
+    def close(self):
+        self._inner.close()
+
+
+class CountingStorage(LocalStorage):
+    """Local storage whose event files are CountingSinks (``sinks`` in creation order)."""
+
+    def __init__(self, **sink_options):
+        self.sinks = []
+        self.sink_options = sink_options
+
+    def create(self, path):
+        sink = CountingSink(path, **self.sink_options)
+        self.sinks.append(sink)
+        return sink

@@ -158,6 +158,16 @@ BAD = [
     ({"mat": np.zeros((2, 2)), "label_img": np.zeros((2, 2, 4, 4))}, ValueError, r"N x C x H x W with C 1 or 3"),
     ({"mat": np.zeros((2, 2)), "label_img": np.zeros((2, 4))}, ValueError, r"label_img must be 2 images"),
     ({"mat": np.array([[1.0, np.nan]])}, ValueError, r"mat must be finite"),
+    ({"mat": np.array([["a", "b"]])}, TypeError, r"'default': mat must hold real numbers, got dtype <U1"),
+    ({"mat": np.zeros((0, 2))}, ValueError, r"'default': mat must not be empty"),
+    (
+        {"mat": np.zeros((2, 2)), "label_img": np.full((2, 1, 2, 2), "x")},
+        TypeError,
+        r"label_img must hold pixels \(real numbers\), got dtype <U1",
+    ),
+    ({"mat": np.zeros((2, 2)), "label_img": np.zeros((2, 1, 0, 2))}, ValueError, r"label_img must hold pixels, got"),
+    ({"mat": np.zeros((2, 2)), "metadata_header": ["x"]}, ValueError, r"metadata_header needs metadata"),
+    ({"mat": np.zeros((2, 2)), "tag": 5}, TypeError, r"tag must be a non-empty str, got int 5"),
     ({"mat": np.zeros((2, 2)), "tag": ".."}, ValueError, r"tag '..' cannot name a directory"),
     ({"mat": np.zeros((2, 2)), "global_step": 1.5}, ValueError, r"global_step must be an integer"),
 ]

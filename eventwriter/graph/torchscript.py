@@ -93,7 +93,22 @@ def nodes_from_torchscript(graph: Any, traced: Any) -> list[NodeDef]:
         if len(value.uses()) == 0 or value.type().kind() == _CLASS_TYPE:
             continue
         values[value.debugName()] = _Value(value.debugName(), shape=_io_shape(value), io_prefix="input")
+    operators = _operators(graph)
+    for index, value in enumerate(graph.outputs()):
+        name = f"output.{index + 1}"
+        values[name] = _Value(name, inputs=[value.debugName()], shape=_io_shape(value), io_prefix="output")
+    _name_scopes(operators, traced)
+    for operator in operators:
+        for output, shape in zip(operator.outputs, operator.output_shapes):
+            values[output] = _Value(
+                output, list(operator.inputs), shape, operator.kind, operator.attributes, operator.scope
+            )
+    _prefix_scopes(operators, values)
+    return [node_def(v.name, v.op, v.inputs, v.shape, v.attributes) for v in values.values()]
 
+
+def _operators(graph: Any) -> list[_Operator]:
+    """The graph's operators; attribute reads get the scope path of the attribute."""
     operators: list[_Operator] = []
     attribute_scopes: dict[str, str] = {}
     for node in graph.nodes():
@@ -108,12 +123,11 @@ def nodes_from_torchscript(graph: Any, traced: Any) -> list[NodeDef]:
             attribute_scopes[key] = f"__module.{name}"
         if node.output().type().kind() != _CLASS_TYPE:
             operators.append(_operator(node, scope=attribute_scopes[key]))
+    return operators
 
-    for index, value in enumerate(graph.outputs()):
-        name = f"output.{index + 1}"
-        values[name] = _Value(name, inputs=[value.debugName()], shape=_io_shape(value), io_prefix="output")
 
-    # Scope aliases ("__module.features.0") to readable names ("Sequential[features]/...").
+def _name_scopes(operators: list[_Operator], traced: Any) -> None:
+    """Scope aliases ("__module.features.0") to readable names ("Sequential[features]/...")."""
     base = _module_name(traced)
     aliases = {
         path: f"{_module_name(module)}[{path.split('.')[-1]}]"
@@ -123,18 +137,13 @@ def nodes_from_torchscript(graph: Any, traced: Any) -> list[NodeDef]:
         parts = [aliases.get(alias, alias.split(".")[-1]) for alias in operator.scope.split("/")]
         operator.scope = base + ("/" + "/".join(parts) if any(parts) else "")
 
-    scopes_seen = []
-    for operator in operators:
-        for output, shape in zip(operator.outputs, operator.output_shapes):
-            scopes_seen.append(operator.scope)
-            values[output] = _Value(
-                output, list(operator.inputs), shape, operator.kind, operator.attributes, operator.scope
-            )
-    shallowest = "default"
-    for scope in scopes_seen:  # torch keeps the root of the last non-empty scope
-        if scope:
-            shallowest = scope.split("/")[0]
 
+def _prefix_scopes(operators: list[_Operator], values: OrderedDict[str, _Value]) -> None:
+    """Name every value and input by its scope path, as torch does."""
+    shallowest = "default"
+    for operator in operators:  # torch keeps the root of the last non-empty scope
+        if operator.scope and operator.outputs:
+            shallowest = operator.scope.split("/")[0]
     scoped: dict[str, str] = {}
     for operator in operators:
         for name in operator.inputs:
@@ -149,7 +158,6 @@ def nodes_from_torchscript(graph: Any, traced: Any) -> list[NodeDef]:
     for value in values.values():
         value.inputs = [scoped[name] for name in value.inputs]
         value.name = scoped.get(value.name, value.name)
-    return [node_def(v.name, v.op, v.inputs, v.shape, v.attributes) for v in values.values()]
 
 
 def trace(model: Any, args: Any, strict: bool) -> tuple[Any, Any]:

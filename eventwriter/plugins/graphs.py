@@ -7,6 +7,10 @@ their scope path ("LeNet/Conv2d[conv1]/input.3"), which the Graphs tab folds int
 box per module; each node has ``op``, its ``input`` node names, the attr ``attr`` (a
 string describing the operation) and, when known, ``_output_shapes``.
 ``versions.producer`` is 22, as torch writes it.
+
+Graphs are events, not summary values: they carry no metadata (so this module has no
+``create_summary_metadata``) and have no ``_pb`` builder; ``graph_def`` and
+``run_metadata`` build the two protos; eventwriter.graph turns models into nodes.
 """
 
 from __future__ import annotations
@@ -17,10 +21,20 @@ from eventwriter.proto.graph_pb2 import AttrValue, GraphDef, NodeDef, VersionDef
 from eventwriter.proto.run_metadata_pb2 import DeviceStepStats, RunMetadata, StepStats
 from eventwriter.proto.tensor_pb2 import TensorShapeProto
 
-__all__ = ["PLUGIN_NAME", "PRODUCER_VERSION", "RUN_METADATA_TAG", "graph_def", "node_def", "run_metadata"]
+__all__ = [
+    "PLUGIN_NAME",
+    "PRODUCER_VERSION",
+    "PROTO_VERSION",
+    "RUN_METADATA_TAG",
+    "graph_def",
+    "node_def",
+    "run_metadata",
+]
 
 PLUGIN_NAME = "graphs"
-PRODUCER_VERSION = 22
+# Nothing carries it: a graph is an Event field, without summary metadata or content.
+PROTO_VERSION = 0
+PRODUCER_VERSION = 22  # GraphDef.versions.producer, the GraphDef format torch writes
 RUN_METADATA_TAG = "step1"
 
 
@@ -43,6 +57,7 @@ def node_def(
 
 
 def graph_def(nodes: Sequence[NodeDef]) -> GraphDef:
+    """A GraphDef of ``nodes``, with torch's producer version."""
     return GraphDef(node=list(nodes), versions=VersionDef(producer=PRODUCER_VERSION))
 
 

@@ -2,8 +2,9 @@
 
 On disk a histogram is ``Summary.Value.histo``, a HistogramProto: ``min``, ``max``,
 ``num``, ``sum``, ``sum_squares`` and parallel lists ``bucket_limit`` (right edges) and
-``bucket`` (counts), without plugin metadata. TensorBoard's loader turns it into a
-``[k, 3]`` float tensor of (left edge, right edge, count) rows.
+``bucket`` (counts). That legacy field carries no plugin metadata (TensorBoard knows it
+by the field), so this module has no ``create_summary_metadata``. TensorBoard's loader
+turns it into a ``[k, 3]`` float tensor of (left edge, right edge, count) rows.
 
 Bucketing is torch's: ``numpy.histogram`` over the given edges, a bin-count rule
 ("auto", "fd", ...) or a number of bins; optionally merged down to ``max_bins``; then
@@ -17,18 +18,35 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 
+from eventwriter.convert import about_tag, check_tag, describe, real_array, tag_prefix, to_float
 from eventwriter.helper import in_halves
+from eventwriter.plugins import Deferred
 from eventwriter.proto.summary_pb2 import HistogramProto, Summary
 
-__all__ = ["BIN_RULES", "PLUGIN_NAME", "histogram_pb", "make_histogram", "tensorflow_bins"]
+__all__ = [
+    "BIN_RULES",
+    "PLUGIN_NAME",
+    "PROTO_VERSION",
+    "check_bins",
+    "histogram",
+    "histogram_pb",
+    "histogram_proto",
+    "histogram_raw",
+    "make_histogram",
+    "prepare_histogram",
+    "tensorflow_bins",
+]
 
 PLUGIN_NAME = "histograms"
+# Nothing carries it: the ``histo`` field has no metadata, so torch writes no content.
+PROTO_VERSION = 0
 BIN_RULES = ("auto", "fd", "doane", "scott", "stone", "rice", "sturges", "sqrt")
 
+# Bins as check_bins returns them: "tensorflow", a rule name, a count, or an array of edges.
 Bins = Union[str, int, Sequence[float], np.ndarray]
 
 
@@ -125,12 +143,46 @@ def tensorflow_bins() -> list[float]:
     return list(_tensorflow_edges())
 
 
-def check_bins(bins: Bins) -> Bins:
-    """Return ``bins`` if numpy.histogram can use it, else raise TypeError/ValueError."""
+def _is_tensorflow(bins: Any) -> bool:
+    return isinstance(bins, str) and bins == "tensorflow"
+
+
+def _check_values(tag: str, values: Any, copy: bool) -> np.ndarray:
+    """``values`` as a flat array of finite real numbers, a new one if ``copy``."""
+    array = real_array(tag, "values", values)
+    flat = np.array(array, copy=True).reshape(-1) if copy else array.reshape(-1)
+    if flat.dtype.kind == "f" and not np.isfinite(flat).all():
+        bad = flat.size - int(np.count_nonzero(np.isfinite(flat)))
+        raise ValueError(f"{tag_prefix(tag)}values must be finite, got {bad} NaN or infinite of {flat.size}")
+    return flat
+
+
+def _check_max_bins(max_bins: Any) -> int | None:
+    if max_bins is None:
+        return None
+    if isinstance(max_bins, bool) or not isinstance(max_bins, (int, np.integer)):
+        raise TypeError(f"max_bins must be a positive int or None, got {describe(max_bins)}")
+    if max_bins < 1:
+        raise ValueError(f"max_bins must be a positive int or None, got {describe(max_bins)}")
+    return int(max_bins)
+
+
+def check_bins(bins: Any, values: np.ndarray) -> Bins:
+    """``bins`` as the bucketing takes them, checked against the (checked) ``values``.
+
+    Returns "tensorflow", a rule name from BIN_RULES, a count, or an array of edges.
+    Where the bins are edges (TensorFlow's too), some value must lie between the outer
+    two: numpy leaves values outside out.
+
+    Raises:
+        TypeError: ``bins`` is not a str, an int or a sequence of numbers.
+        ValueError: an unknown rule, a count below 1, edges that are not at least two
+            finite increasing numbers, or edges with no value inside.
+    """
     if isinstance(bins, str):
         if bins == "tensorflow":
-            return np.asarray(_tensorflow_edges())
-        if bins not in BIN_RULES:
+            _check_inside(_tensorflow_edge_array(), values)
+        elif bins not in BIN_RULES:
             raise ValueError(
                 f"bins must be 'tensorflow', one of {', '.join(BIN_RULES)}, a count or edges, got {bins!r}"
             )
@@ -142,28 +194,35 @@ def check_bins(bins: Bins) -> Bins:
     try:
         edges = np.asarray(bins, dtype=np.float64)
     except (TypeError, ValueError):
-        raise TypeError(f"bins must be a str, an int or a sequence of edges, got {type(bins).__name__}") from None
+        edges = np.asarray(None)  # refused just below
+    if edges.ndim == 0:  # a lone number that is no count (a float, a bool), or None
+        raise TypeError(f"bins must be a str, an int or a sequence of edges, got {describe(bins)}")
     if edges.ndim != 1 or edges.size < 2 or not np.all(np.diff(edges) > 0) or not np.all(np.isfinite(edges)):
         raise ValueError("bins given as edges must be at least two finite, increasing numbers")
+    _check_inside(edges, values)
     return edges
 
 
-def make_histogram(values: np.ndarray, bins: Bins, max_bins: int | None = None) -> HistogramProto:
+def _check_inside(edges: np.ndarray, values: np.ndarray) -> None:
+    low, high = edges[0], edges[-1]
+    # min and max first: one pass each, and enough for almost every call
+    if not (low <= values.min() and values.max() <= high) and not np.any((values >= low) & (values <= high)):
+        raise ValueError(f"no value lies inside the bins (from {low:g} to {high:g})")
+
+
+def histogram_proto(values: np.ndarray, bins: Bins, max_bins: int | None = None) -> HistogramProto:
     """Bucket ``values`` (finite, at least one, any real dtype) into a HistogramProto, as
     torch does (torch converts the values to float64 first).
 
-    With "tensorflow" bins the statistics are summed chunk by chunk, so ``sum`` and
-    ``sum_squares`` (which TensorBoard does not show) can differ from torch's in the last
-    digits; bucket limits, counts, ``min``, ``max`` and ``num`` are the same.
-
-    Raises:
-        ValueError: no value falls inside explicit ``bins``.
+    ``bins`` and ``max_bins`` are checked already (check_bins). With "tensorflow" bins
+    the statistics are summed chunk by chunk, so ``sum`` and ``sum_squares`` (which
+    TensorBoard does not show) can differ from torch's in the last digits; bucket
+    limits, counts, ``min``, ``max`` and ``num`` are the same.
     """
-    flat = np.asarray(values).reshape(-1)
-    checked = check_bins(bins)
+    flat = values.reshape(-1)
     edges = _tensorflow_edge_array()
     tally = None
-    if isinstance(bins, str) and bins == "tensorflow":
+    if _is_tensorflow(bins):
         tally = _tensorflow_tally(flat)
         if not (edges[0] <= tally[1] and tally[2] <= edges[-1]):
             tally = None  # values beyond the outer edges: numpy leaves them out
@@ -172,7 +231,7 @@ def make_histogram(values: np.ndarray, bins: Bins, max_bins: int | None = None) 
         limits = edges
     else:
         floats = flat.astype(np.float64)
-        counts, limits = np.histogram(floats, bins=checked)
+        counts, limits = np.histogram(floats, bins=edges if _is_tensorflow(bins) else bins)
         lowest, highest, total, squares = floats.min(), floats.max(), floats.sum(), floats.dot(floats)
     if max_bins is not None and len(counts) > max_bins:
         subsampling = len(counts) // max_bins
@@ -184,9 +243,7 @@ def make_histogram(values: np.ndarray, bins: Bins, max_bins: int | None = None) 
         merged[:-1] = limits[:-1:subsampling]
         merged[-1] = limits[-1]
         limits = merged
-    occupied = np.flatnonzero(counts)
-    if occupied.size == 0:
-        raise ValueError(f"no value lies inside the bins (from {limits[0]:g} to {limits[-1]:g})")
+    occupied = np.flatnonzero(counts)  # not empty: check_bins saw a value inside
     start, end = int(occupied[0]), int(occupied[-1]) + 1
     if start > 0:
         counts = counts[start - 1 : end]
@@ -204,6 +261,112 @@ def make_histogram(values: np.ndarray, bins: Bins, max_bins: int | None = None) 
     )
 
 
-def histogram_pb(tag: str, histogram: HistogramProto) -> Summary:
-    """A Summary holding one histogram."""
+def _summary(tag: str, histogram: HistogramProto) -> Summary:
     return Summary(value=[Summary.Value(tag=tag, histo=histogram)])
+
+
+def histogram_pb(tag: str, values: np.ndarray, bins: Bins = "tensorflow", max_bins: int | None = None) -> Summary:
+    """A Summary holding the histogram of checked ``values`` (see histogram_proto)."""
+    return _summary(tag, histogram_proto(values, bins, max_bins))
+
+
+# -- torch's builders --------------------------------------------------------------
+
+
+def make_histogram(values: Any, bins: Any, max_bins: int | None = None) -> HistogramProto:
+    """The HistogramProto of ``values`` (torch's ``summary.make_histogram``).
+
+    Args:
+        values: finite real numbers, any shape (tensor, array or sequence).
+        bins: "tensorflow", a numpy rule (BIN_RULES), a number of bins, or edges.
+        max_bins: merge neighbouring bins until at most this many are left.
+
+    Returns:
+        The histogram, trimmed to the occupied buckets plus one empty one on the left.
+
+    Raises:
+        TypeError: ``values`` are not real numbers, or ``bins`` or ``max_bins`` have the
+            wrong type.
+        ValueError: ``values`` are empty or not finite, ``bins`` or ``max_bins`` are out
+            of range, no value lies inside the edges, or numpy's rule refuses the data.
+    """
+    flat = _check_values("", values, copy=False)
+    limit = _check_max_bins(max_bins)
+    return histogram_proto(flat, check_bins(bins, flat), limit)
+
+
+def prepare_histogram(name: str, values: Any, bins: Any, max_bins: int | None = None) -> Deferred:
+    """Check and copy ``histogram``'s inputs now; bucket them when built.
+
+    With bins other than "tensorflow" the histogram is built at once (weight 0): numpy's
+    rules and counts can still refuse the data ("too many bins"), and that error must
+    come from this call, naming the tag.
+
+    Raises:
+        TypeError, ValueError: as ``histogram``.
+    """
+    check_tag(name, "tag")
+    flat = _check_values(name, values, copy=True)  # owned by the builder; float64 only there
+    with about_tag(name):
+        limit = _check_max_bins(max_bins)
+        checked = check_bins(bins, flat)
+    if not _is_tensorflow(checked):
+        with about_tag(name):
+            summary = histogram_pb(name, flat, checked, limit)
+        return Deferred(lambda: summary, 0)
+    return Deferred(lambda: histogram_pb(name, flat, checked, limit), flat.nbytes)
+
+
+def histogram(name: str, values: Any, bins: Any, max_bins: int | None = None) -> Summary:
+    """A Summary with a histogram of ``values`` (torch's ``summary.histogram``).
+
+    Args:
+        name: the tag.
+        values: finite real numbers, any shape (tensor on any device, array, sequence).
+        bins: "tensorflow" (TensorFlow's default edges), a numpy rule ("auto", "fd",
+            ...), a number of bins, or increasing edges.
+        max_bins: merge neighbouring bins until at most this many are left.
+
+    Returns:
+        The Summary, for ``FileWriter.add_summary``.
+
+    Raises:
+        TypeError: an argument has the wrong type.
+        ValueError: ``values`` are empty or hold NaN or infinities (torch writes a
+            histogram TensorBoard cannot show), ``bins`` or ``max_bins`` are out of range,
+            or no value lies inside explicit ``bins``.
+    """
+    return prepare_histogram(name, values, bins, max_bins).build()
+
+
+def histogram_raw(
+    name: str,
+    min: Any,
+    max: Any,
+    num: Any,
+    sum: Any,
+    sum_squares: Any,
+    bucket_limits: Any,
+    bucket_counts: Any,
+) -> Summary:
+    """A Summary with a histogram given as statistics and buckets (right edges, counts).
+
+    Torch's ``summary.histogram_raw``; the values are written as given.
+
+    Returns:
+        The Summary, for ``FileWriter.add_summary``.
+
+    Raises:
+        TypeError: a statistic is not a real number, or a bucket list not numbers.
+        ValueError: the bucket lists are empty or of different lengths.
+    """
+    check_tag(name, "tag")
+    limits = real_array(name, "bucket_limits", bucket_limits).astype(np.float64).reshape(-1)
+    counts = real_array(name, "bucket_counts", bucket_counts).astype(np.float64).reshape(-1)
+    if limits.size != counts.size:
+        raise ValueError(
+            f"{name!r}: bucket_limits and bucket_counts must have the same length, got {limits.size} and {counts.size}"
+        )
+    statistics = {"min": min, "max": max, "num": num, "sum": sum, "sum_squares": sum_squares}
+    stats = {key: to_float(name, value, key) for key, value in statistics.items()}
+    return _summary(name, HistogramProto(bucket_limit=limits.tolist(), bucket=counts.tolist(), **stats))

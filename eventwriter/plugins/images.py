@@ -2,46 +2,68 @@
 
 On disk an image is ``Summary.Value.image``: a ``Summary.Image`` with ``height``,
 ``width``, ``colorspace`` (channels: 3 RGB, 4 RGBA) and ``encoded_image_string``, a PNG
-(eventwriter.png; the pixels are torch's, the compressed bytes are not).
-It carries no plugin metadata; TensorBoard's loader turns it into the images plugin's
-blob sequence ``[width, height, png]`` on read.
+(eventwriter.png; the pixels are torch's, the compressed bytes are not). That legacy
+field carries no plugin metadata (TensorBoard knows it by the field, and its loader turns
+it into the images plugin's blob sequence ``[width, height, png]``), so this module has no
+``create_summary_metadata``.
 
-Pixel conversion is torch's: uint8 is kept; any other dtype is multiplied by 255,
-clipped to [0, 255] and truncated to uint8. One-channel images become three-channel
-grey RGB. A batch (NCHW and its permutations) is tiled eight images wide. Boxes are
-drawn as torch draws them (red, 2 px, labels in Pillow's default font), then the image
-is resized by ``rescale``; eventwriter records the size of the image it wrote (torch
-records the size before rescaling).
+Pixel conversion is torch's ``add_image`` rule (``to_uint8``; the projector's sprites use
+it too): uint8 is kept; any other dtype is converted to float32, multiplied by 255,
+clipped to [0, 255] and truncated to uint8. One-channel images become three-channel grey
+RGB. A batch (NCHW and its permutations) is tiled eight images wide. Boxes are drawn as
+torch draws them (red, 2 px, labels in Pillow's default font), then the image is resized
+by ``rescale``; eventwriter records the size of the image it wrote (torch records the
+size before rescaling).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
+from eventwriter.convert import about_tag, check_tag, describe, positive, to_numpy
+from eventwriter.plugins import Deferred
 from eventwriter.png import encode_png
 from eventwriter.proto.summary_pb2 import Summary
 
-__all__ = ["PLUGIN_NAME", "draw_boxes", "image_pb", "make_grid", "rendered_image", "to_hwc", "to_uint8"]
+__all__ = [
+    "GRID_COLUMNS",
+    "PLUGIN_NAME",
+    "PROTO_VERSION",
+    "check_boxes",
+    "draw_boxes",
+    "image",
+    "image_boxes",
+    "image_pb",
+    "make_grid",
+    "pillow",
+    "prepare_image",
+    "prepare_image_boxes",
+    "rendered_image",
+    "rescaled_size",
+    "to_hwc",
+    "to_uint8",
+]
 
 PLUGIN_NAME = "images"
+# Nothing carries it: the ``image`` field has no metadata, so torch writes no content.
+PROTO_VERSION = 0
 GRID_COLUMNS = 8
 
 
 _FORMATS = {2: "HW", 3: "CHW", 4: "NCHW"}
 
 
-def _check_format(dataformats: str, ndim: int) -> str:
+def _check_dataformats(dataformats: Any) -> str:
+    """``dataformats`` in upper case, if it is a permutation of NCHW, CHW or HW."""
     if not isinstance(dataformats, str):
-        raise TypeError(f"dataformats must be a str such as 'CHW', got {type(dataformats).__name__}")
+        raise TypeError(f"dataformats must be a str such as 'CHW', got {describe(dataformats)}")
     upper = dataformats.upper()
     letters = _FORMATS.get(len(upper))
     if letters is None or sorted(upper) != sorted(letters):
         raise ValueError(f"dataformats must be a permutation of NCHW, CHW or HW, got {dataformats!r}")
-    if ndim != len(upper):
-        raise ValueError(f"dataformats {dataformats!r} needs a {len(upper)}-D array, got a {ndim}-D one")
     return upper
 
 
@@ -59,33 +81,43 @@ def make_grid(nchw: np.ndarray, columns: int = GRID_COLUMNS) -> np.ndarray:
 def to_hwc(array: np.ndarray, dataformats: str) -> np.ndarray:
     """Reorder an image (or a batch, tiled) to height x width x channels, 3 or 4 channels.
 
+    ``dataformats`` is checked already and in upper case ("CHW", "NHWC", ...).
+
     Raises:
         ValueError: the array's rank, size or channel count does not fit ``dataformats``.
     """
-    upper = _check_format(dataformats, array.ndim)
+    if array.ndim != len(dataformats):
+        raise ValueError(f"dataformats {dataformats!r} needs a {len(dataformats)}-D array, got a {array.ndim}-D one")
     if array.size == 0:
         raise ValueError(f"the image is empty (shape {array.shape})")
-    if len(upper) == 2:
-        array = array.transpose([upper.index(c) for c in "HW"])[:, :, None]
-    elif len(upper) == 3:
-        array = array.transpose([upper.index(c) for c in "HWC"])
+    if len(dataformats) == 2:
+        array = array.transpose([dataformats.index(c) for c in "HW"])[:, :, None]
+    elif len(dataformats) == 3:
+        array = array.transpose([dataformats.index(c) for c in "HWC"])
     else:
-        nchw = array.transpose([upper.index(c) for c in "NCHW"])
+        nchw = array.transpose([dataformats.index(c) for c in "NCHW"])
         if nchw.shape[1] == 1:
             nchw = np.repeat(nchw, 3, axis=1)
         if nchw.shape[1] not in (3, 4):
-            raise ValueError(f"images need 1, 3 or 4 channels, got {nchw.shape[1]} (shape {array.shape}, {upper})")
+            raise ValueError(
+                f"images need 1, 3 or 4 channels, got {nchw.shape[1]} (shape {array.shape}, {dataformats})"
+            )
         array = make_grid(nchw).transpose(1, 2, 0)
     channels = array.shape[2]
     if channels == 1:
         array = np.repeat(array, 3, axis=2)
     elif channels not in (3, 4):
-        raise ValueError(f"images need 1, 3 or 4 channels, got {channels} (shape {array.shape}, {upper})")
+        raise ValueError(f"images need 1, 3 or 4 channels, got {channels} (shape {array.shape}, {dataformats})")
     return array
 
 
 def to_uint8(array: np.ndarray) -> np.ndarray:
-    """torch's pixel conversion: uint8 kept; otherwise x255, clipped, truncated."""
+    """Pixels as uint8, by torch's ``add_image`` rule: uint8 kept (the same array);
+    any other real dtype converted to float32, x255, clipped to [0, 255], truncated.
+
+    Raises:
+        TypeError: the dtype is not bool, int or float.
+    """
     if array.dtype == np.uint8:
         return array
     if array.dtype.kind not in "biuf":
@@ -157,3 +189,141 @@ def image_pb(tag: str, hwc: np.ndarray) -> Summary:
         height=hwc.shape[0], width=hwc.shape[1], colorspace=hwc.shape[2], encoded_image_string=encode_png(hwc)
     )
     return Summary(value=[Summary.Value(tag=tag, image=image)])
+
+
+# -- torch's builders --------------------------------------------------------------
+
+
+def _hwc(tag: str, tensor: Any, dataformats: Any) -> np.ndarray:
+    """``img_tensor`` as H x W x C uint8 pixels that the builders own: a new array, unless
+    the conversion made one already."""
+    array = to_numpy(tensor, tag, "img_tensor")
+    with about_tag(tag):
+        letters = _check_dataformats(dataformats)
+    with about_tag(tag, "img_tensor"):
+        pixels = to_uint8(to_hwc(array, letters))
+    return np.array(pixels, copy=True) if np.shares_memory(pixels, array) else pixels
+
+
+def _boxes(tag: str, tensor_boxes: Any) -> np.ndarray:
+    boxes = np.array(to_numpy(tensor_boxes, tag, "box_tensor"), copy=True)
+    if boxes.size == 0:  # a detector that found nothing
+        return np.zeros((0, 4))
+    if boxes.dtype.kind not in "biuf":
+        raise TypeError(f"{tag!r}: box_tensor must hold numbers, got dtype {boxes.dtype}")
+    return boxes
+
+
+def _labels(tag: str, labels: Any) -> list[str] | None:
+    if labels is None:
+        return None
+    if isinstance(labels, str):
+        return [labels]
+    names = list(labels) if isinstance(labels, Iterable) and not isinstance(labels, bytes) else None
+    if names is None or not all(isinstance(name, str) for name in names):
+        raise TypeError(f"{tag!r}: labels must be a list of str, got {describe(labels)}")
+    return names
+
+
+def prepare_image(tag: str, tensor: Any, rescale: float = 1, dataformats: str = "NCHW") -> Deferred:
+    """Check and convert ``image``'s inputs now; encode the PNG when built.
+
+    Raises:
+        TypeError, ValueError: as ``image``.
+    """
+    check_tag(tag)
+    hwc = _hwc(tag, tensor, dataformats)
+    scale = positive(tag, "rescale", rescale)
+    if scale != 1:
+        pillow()  # resizes; missing, the error comes now, not from the writer thread
+        with about_tag(tag):
+            rescaled_size(hwc, scale)
+
+    def build() -> Summary:
+        pixels = hwc if scale == 1 else rendered_image(hwc, scale)
+        return image_pb(tag, pixels)
+
+    return Deferred(build, hwc.nbytes)
+
+
+def image(tag: str, tensor: Any, rescale: float = 1, dataformats: str = "NCHW") -> Summary:
+    """A Summary with one PNG image (torch's ``summary.image``); a batch is tiled eight wide.
+
+    Args:
+        tag: the tag.
+        tensor: the pixels (tensor on any device, array or sequence); uint8 is kept, other
+            dtypes are scaled by 255 and clipped.
+        rescale: resize by this factor (needs Pillow).
+        dataformats: the axis order: a permutation of "NCHW", "CHW" or "HW"; channels 1
+            (grey), 3 (RGB) or 4 (RGBA).
+
+    Returns:
+        The Summary, for ``FileWriter.add_summary``.
+
+    Raises:
+        TypeError: ``tensor`` is not numeric, ``dataformats`` not a str, ``rescale`` not
+            a number.
+        ValueError: ``dataformats`` does not fit the tensor, the channels are not 1, 3 or
+            4, the image is empty, or ``rescale`` is not positive or leaves no pixel.
+    """
+    return prepare_image(tag, tensor, rescale, dataformats).build()
+
+
+def prepare_image_boxes(
+    tag: str,
+    tensor_image: Any,
+    tensor_boxes: Any,
+    rescale: float = 1,
+    dataformats: str = "CHW",
+    labels: Sequence[str] | None = None,
+) -> Deferred:
+    """Check and copy ``image_boxes``' inputs now; draw and encode when built.
+
+    Raises:
+        ImportError: Pillow is missing.
+        TypeError, ValueError: as ``image_boxes``.
+    """
+    check_tag(tag)
+    pillow()  # draws the boxes; missing, the error comes now, not from the writer thread
+    hwc = _hwc(tag, tensor_image, dataformats)
+    boxes = _boxes(tag, tensor_boxes)
+    names = _labels(tag, labels)
+    scale = positive(tag, "rescale", rescale)
+    with about_tag(tag):
+        check_boxes(boxes, names)
+        rescaled_size(hwc, scale)
+
+    def build() -> Summary:
+        return image_pb(tag, rendered_image(hwc, scale, boxes, names))
+
+    return Deferred(build, hwc.nbytes)
+
+
+def image_boxes(
+    tag: str,
+    tensor_image: Any,
+    tensor_boxes: Any,
+    rescale: float = 1,
+    dataformats: str = "CHW",
+    labels: Sequence[str] | None = None,
+) -> Summary:
+    """A Summary with one image and red boxes, optionally labelled (torch's ``summary.image_boxes``).
+
+    Args:
+        tag: the tag.
+        tensor_image: the pixels, as for ``image``.
+        tensor_boxes: (N, 4) boxes of xmin, ymin, xmax, ymax in pixels; empty for none.
+        rescale: resize the image (with its boxes) by this factor.
+        dataformats: the image's axis order, as for ``image`` (one image, no batch).
+        labels: one str per box, or one str for a single box.
+
+    Returns:
+        The Summary, for ``FileWriter.add_summary``.
+
+    Raises:
+        ImportError: Pillow is missing.
+        TypeError: an argument has the wrong type (labels that are not str included).
+        ValueError: the image is invalid as for ``image``, boxes are not N x 4, or labels
+            do not name every box (torch drops the labels then).
+    """
+    return prepare_image_boxes(tag, tensor_image, tensor_boxes, rescale, dataformats, labels).build()

@@ -3,35 +3,49 @@
 On disk: ``Summary.Value.tensor``, a DT_FLOAT tensor of shape ``[6, num_thresholds]``
 whose rows are true positives, false positives, true negatives, false negatives,
 precision and recall at thresholds ``i / (num_thresholds - 1)``; metadata with plugin
-name "pr_curves" and PrCurvePluginData(version 0, num_thresholds). The counts come from
-torch's ``compute_curve``. torch caps ``num_thresholds`` at 127; that is no limit of the
-format, and eventwriter keeps what it is given.
+name "pr_curves" and a PrCurvePluginData (version ``PROTO_VERSION``, num_thresholds).
+The counts are torch's ``compute_curve``. torch caps ``num_thresholds`` at 127; that is
+no limit of the format, and eventwriter keeps what it is given.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from eventwriter.convert import check_tag, describe, real_array, tag_prefix
 from eventwriter.proto.plugin_data_pb2 import PrCurvePluginData
 from eventwriter.proto.summary_pb2 import Summary, SummaryMetadata
 from eventwriter.proto.tensor_pb2 import TensorProto, TensorShapeProto
 from eventwriter.proto.types_pb2 import DT_FLOAT
 
-__all__ = ["PLUGIN_NAME", "compute_curve", "create_summary_metadata", "pr_curve_pb"]
+__all__ = [
+    "PLUGIN_NAME",
+    "PROTO_VERSION",
+    "compute_curve",
+    "create_summary_metadata",
+    "pr_curve",
+    "pr_curve_pb",
+    "pr_curve_raw",
+]
 
 PLUGIN_NAME = "pr_curves"
+PROTO_VERSION = 0
+DEFAULT_THRESHOLDS = 127  # torch's default
 _MINIMUM_COUNT = 1e-7
+_CURVE_NAMES = ("true_positive_counts", "false_positive_counts", "true_negative_counts",
+                "false_negative_counts", "precision", "recall")  # fmt: skip
 
 
 def create_summary_metadata(num_thresholds: int) -> SummaryMetadata:
-    content = PrCurvePluginData(version=0, num_thresholds=num_thresholds).SerializeToString()
+    """Metadata marking a ``[6, num_thresholds]`` tensor as a PR curve."""
+    content = PrCurvePluginData(version=PROTO_VERSION, num_thresholds=num_thresholds).SerializeToString()
     return SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name=PLUGIN_NAME, content=content))
 
 
-def compute_curve(
-    labels: np.ndarray, predictions: np.ndarray, num_thresholds: int, weights: np.ndarray | float | None = None
-) -> np.ndarray:
-    """The ``[6, num_thresholds]`` curve of predictions in [0, 1] against 0/1 labels."""
+def _curve(labels: np.ndarray, predictions: np.ndarray, num_thresholds: int, weights: Any) -> np.ndarray:
+    """The ``[6, num_thresholds]`` curve of checked predictions against checked labels."""
     if weights is None:
         weights = 1.0
     bucket_indices = np.int32(np.floor(predictions * (num_thresholds - 1)))
@@ -53,10 +67,131 @@ def compute_curve(
 
 
 def pr_curve_pb(tag: str, curve: np.ndarray, num_thresholds: int) -> Summary:
-    """A Summary holding a ``[6, T]`` curve."""
+    """A Summary holding a ``[6, T]`` curve; the metadata records ``num_thresholds``."""
     tensor = TensorProto(
         dtype=DT_FLOAT,
         float_val=curve.reshape(-1).tolist(),
         tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=n) for n in curve.shape]),
     )
     return Summary(value=[Summary.Value(tag=tag, metadata=create_summary_metadata(num_thresholds), tensor=tensor)])
+
+
+# -- torch's builders --------------------------------------------------------------
+
+
+def _num_thresholds(tag: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{tag_prefix(tag)}num_thresholds must be an int of at least 2, got {describe(value)}")
+    if value < 2:
+        raise ValueError(f"{tag_prefix(tag)}num_thresholds must be an int of at least 2, got {describe(value)}")
+    return int(value)
+
+
+def _check_inputs(
+    tag: str, labels: Any, predictions: Any, num_thresholds: Any, weights: Any
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray | None]:
+    """``compute_curve``'s arguments as arrays (predictions in their own dtype) and an int."""
+    about = tag_prefix(tag)
+    label_array = real_array(tag, "labels", labels)
+    prediction_array = real_array(tag, "predictions", predictions)
+    count = _num_thresholds(tag, num_thresholds)
+    if label_array.shape != prediction_array.shape:
+        shapes = f"{label_array.shape} and {prediction_array.shape}"
+        raise ValueError(f"{about}labels and predictions must have the same shape, got {shapes}")
+    if not np.all((prediction_array >= 0) & (prediction_array <= 1)):
+        lowest, highest = prediction_array.min(), prediction_array.max()
+        raise ValueError(f"{about}predictions must lie in [0, 1], got values from {lowest} to {highest}")
+    if not np.all((label_array >= 0) & (label_array <= 1)):
+        raise ValueError(f"{about}labels must be 0/1, bool, or soft labels in [0, 1]")
+    weight_array = None
+    if weights is not None:
+        weight_array = real_array(tag, "weights", weights).astype(np.float64)
+        if weight_array.shape not in ((), (1,), label_array.shape):
+            raise ValueError(f"{about}weights must be one number or one per label, got shape {weight_array.shape}")
+    return label_array, prediction_array, count, weight_array
+
+
+def compute_curve(labels: Any, predictions: Any, num_thresholds: int | None = None, weights: Any = None) -> np.ndarray:
+    """The ``[6, num_thresholds]`` PR curve (torch's ``summary.compute_curve``).
+
+    Args:
+        labels: 0/1, bool, or soft labels in [0, 1].
+        predictions: probabilities in [0, 1], the shape of ``labels``.
+        num_thresholds: at least 2; None means 127, ``pr_curve``'s default (torch
+            fails on None).
+        weights: one number, or one per label.
+
+    Returns:
+        Rows: true positives, false positives, true negatives, false negatives,
+        precision, recall.
+
+    Raises:
+        TypeError: an argument has the wrong type.
+        ValueError: shapes differ, or values lie outside [0, 1].
+    """
+    count = DEFAULT_THRESHOLDS if num_thresholds is None else num_thresholds
+    # in the predictions' dtype, as torch computes it
+    return _curve(*_check_inputs("", labels, predictions, count, weights))
+
+
+def pr_curve(tag: str, labels: Any, predictions: Any, num_thresholds: int = 127, weights: Any = None) -> Summary:
+    """A Summary with the precision-recall curve of ``predictions`` against ``labels``.
+
+    Torch's ``summary.pr_curve``, without its cap of 127 thresholds.
+
+    Args:
+        tag: the tag.
+        labels: 0/1, bool, or soft labels in [0, 1] (which act as weights, as in torch).
+        predictions: probabilities in [0, 1], the shape of ``labels``.
+        num_thresholds: the number of thresholds, at least 2.
+        weights: one number, or one per label.
+
+    Returns:
+        The Summary, for ``FileWriter.add_summary``.
+
+    Raises:
+        TypeError: an argument has the wrong type.
+        ValueError: shapes differ, or predictions or labels lie outside [0, 1] (torch
+            drops such predictions silently).
+    """
+    check_tag(tag)
+    label_array, prediction_array, count, weight_array = _check_inputs(
+        tag, labels, predictions, num_thresholds, weights
+    )
+    # float64: there p * (num_thresholds - 1) is exact for float32 predictions, so each falls
+    # in its true bucket (torch multiplies in the predictions' dtype, compute_curve too)
+    curve = _curve(label_array, prediction_array.astype(np.float64), count, weight_array)
+    return pr_curve_pb(tag, curve, count)
+
+
+def pr_curve_raw(
+    tag: str,
+    tp: Any,
+    fp: Any,
+    tn: Any,
+    fn: Any,
+    precision: Any,
+    recall: Any,
+    num_thresholds: int = 127,
+    weights: Any = None,
+) -> Summary:
+    """A Summary with a PR curve given as counts, precision and recall per threshold.
+
+    Torch's ``summary.pr_curve_raw``. The metadata records the curves' length as the
+    number of thresholds (TensorBoard goes by the data; torch writes ``num_thresholds``
+    whatever the length). ``weights`` is accepted and ignored, as in torch.
+
+    Returns:
+        The Summary, for ``FileWriter.add_summary``.
+
+    Raises:
+        TypeError: a curve is not real numbers, or ``num_thresholds`` not an int.
+        ValueError: the six curves differ in length, or ``num_thresholds`` is below 2.
+    """
+    check_tag(tag)
+    curves = (tp, fp, tn, fn, precision, recall)
+    rows = [real_array(tag, name, value).astype(np.float64).reshape(-1) for name, value in zip(_CURVE_NAMES, curves)]
+    if len({row.size for row in rows}) != 1:
+        raise ValueError(f"{tag!r}: the six curves must have the same length, got lengths {[r.size for r in rows]}")
+    _num_thresholds(tag, num_thresholds)
+    return pr_curve_pb(tag, np.stack(rows), rows[0].size)

@@ -2,24 +2,28 @@
 
 On disk: ``Summary.Value.tensor`` of dtype DT_STRING and shape ``[1]`` holding the UTF-8
 text (TensorBoard renders it as Markdown), metadata with plugin name "text" and an
-empty TextPluginData (version 0). torch puts the value under ``{tag}/text_summary``.
+empty TextPluginData of version ``PROTO_VERSION``. torch puts the value under
+``{tag}/text_summary``.
 """
 
 from __future__ import annotations
 
+from eventwriter.convert import check_tag, describe
 from eventwriter.proto.plugin_data_pb2 import TextPluginData
 from eventwriter.proto.summary_pb2 import Summary, SummaryMetadata
 from eventwriter.proto.tensor_pb2 import TensorProto, TensorShapeProto
 from eventwriter.proto.types_pb2 import DT_STRING
 
-__all__ = ["PLUGIN_NAME", "TAG_SUFFIX", "create_summary_metadata", "text_pb"]
+__all__ = ["PLUGIN_NAME", "PROTO_VERSION", "TAG_SUFFIX", "create_summary_metadata", "text", "text_pb"]
 
 PLUGIN_NAME = "text"
+PROTO_VERSION = 0
 TAG_SUFFIX = "/text_summary"
 
 
 def create_summary_metadata() -> SummaryMetadata:
-    content = TextPluginData(version=0).SerializeToString()
+    """Metadata marking a string tensor as text."""
+    content = TextPluginData(version=PROTO_VERSION).SerializeToString()
     return SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name=PLUGIN_NAME, content=content))
 
 
@@ -31,3 +35,24 @@ def text_pb(tag: str, text: str) -> Summary:
         tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=1)]),
     )
     return Summary(value=[Summary.Value(tag=tag, metadata=create_summary_metadata(), tensor=tensor)])
+
+
+def text(tag: str, text: str) -> Summary:
+    """A Summary holding ``text`` under ``{tag}/text_summary`` (torch's ``summary.text``).
+
+    Args:
+        tag: the tag, without torch's suffix.
+        text: the text, shown as Markdown.
+
+    Returns:
+        The Summary, for ``FileWriter.add_summary``.
+
+    Raises:
+        TypeError: ``tag`` or ``text`` is not a str (the message says ``text_string``).
+        ValueError: ``tag`` is empty.
+    """
+    check_tag(tag)
+    if not isinstance(text, str):
+        # Named as SummaryWriter.add_text names it, the call nearly every user makes.
+        raise TypeError(f"{tag!r}: text_string must be a str, got {describe(text)}")
+    return text_pb(tag + TAG_SUFFIX, text)

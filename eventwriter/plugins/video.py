@@ -2,28 +2,46 @@
 
 On disk a video is ``Summary.Value.image``: a ``Summary.Image`` whose
 ``encoded_image_string`` is an animated GIF (``height``, ``width`` and ``colorspace``
-of one frame); TensorBoard's image dashboard plays it. A batch of videos
-``(N, T, C, H, W)`` is laid out as torch lays it out: N padded with blank videos to a
-power of two, tiled into a grid of ``2 ** ((N.bit_length() - 1) // 2)`` rows. The GIF
-is written with Pillow alone (torch needs moviepy < 2 and writes an empty value
-without it). uint8 frames are kept as they are; other dtypes are scaled by 255. GIF
-stores up to 256 colours per frame exactly and time in hundredths of a second: above
-50 fps, frames are dropped to keep the clip playing in real time.
+of one frame); TensorBoard's image dashboard plays it. Like an image it carries no
+plugin metadata (TensorBoard knows the legacy ``image`` field), so this module has no
+``create_summary_metadata``.
+
+A batch of videos ``(N, T, C, H, W)`` is laid out as torch lays it out: N padded with
+blank videos to a power of two, tiled into a grid of ``2 ** ((N.bit_length() - 1) // 2)``
+rows. Pixels are converted as images are (``images.to_uint8``). The GIF is written with
+Pillow alone (torch needs moviepy < 2 and writes an empty value without it). GIF stores
+up to 256 colours per frame exactly and time in hundredths of a second: above 50 fps,
+frames are dropped to keep the clip playing in real time.
 """
 
 from __future__ import annotations
 
 import io
 import math
+from typing import Any
 
 import numpy as np
 
+from eventwriter.convert import about_tag, check_tag, positive, real_array
+from eventwriter.plugins import Deferred
 from eventwriter.plugins.images import pillow, to_uint8
 from eventwriter.proto.summary_pb2 import Summary
 
-__all__ = ["PLUGIN_NAME", "check_videos", "encode_gif", "tile_videos", "video_pb"]
+__all__ = [
+    "PLUGIN_NAME",
+    "PROTO_VERSION",
+    "check_videos",
+    "encode_gif",
+    "frame_plan",
+    "prepare_video",
+    "tile_videos",
+    "video",
+    "video_pb",
+]
 
 PLUGIN_NAME = "images"
+# Nothing carries it: the ``image`` field has no metadata, so torch writes no content.
+PROTO_VERSION = 0
 
 
 def check_videos(videos: np.ndarray) -> None:
@@ -86,3 +104,43 @@ def video_pb(tag: str, videos: np.ndarray, fps: float = 4) -> Summary:
         encoded_image_string=encode_gif(frames, fps),
     )
     return Summary(value=[Summary.Value(tag=tag, image=image)])
+
+
+# -- torch's builder -----------------------------------------------------------------
+
+
+def prepare_video(tag: str, tensor: Any, fps: float = 4) -> Deferred:
+    """Check and copy ``video``'s inputs now; encode the GIF when built.
+
+    Raises:
+        ImportError: Pillow is missing.
+        TypeError, ValueError: as ``video``.
+    """
+    check_tag(tag)
+    pillow()  # the encoder; missing, the error comes now, not from the writer thread
+    array = real_array(tag, "vid_tensor", tensor)
+    rate = positive(tag, "fps", fps)
+    with about_tag(tag, "vid_tensor"):
+        check_videos(array)
+    videos = np.array(array, copy=True)
+    return Deferred(lambda: video_pb(tag, videos, rate), videos.nbytes)
+
+
+def video(tag: str, tensor: Any, fps: float = 4) -> Summary:
+    """A Summary with a batch of videos as one animated GIF (torch's ``summary.video``).
+
+    Args:
+        tag: the tag.
+        tensor: (N, T, C, H, W) frames, C 1 or 3; uint8 kept, other dtypes scaled by 255.
+        fps: frames a second.
+
+    Returns:
+        The Summary, for ``FileWriter.add_summary``.
+
+    Raises:
+        ImportError: Pillow is missing.
+        TypeError: ``tensor`` is not real numbers, or ``fps`` not a number.
+        ValueError: the shape is not (N, T, C, H, W) with C 1 or 3, or ``fps`` is not
+            positive.
+    """
+    return prepare_video(tag, tensor, fps).build()

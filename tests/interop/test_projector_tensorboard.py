@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 import torch
 from google.protobuf import text_format
 from PIL import Image
-from tbread import plugin_routes
+from tbread import accumulate, decode_blob, plugin_routes
 from tensorboard.plugins.projector import projector_plugin
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 from torch.utils.tensorboard import SummaryWriter as TorchSummaryWriter
@@ -41,7 +42,42 @@ def both(tmp_path, calls):
     return dirs
 
 
-def assert_same_files(torch_dir, our_dir):
+def scaled(thumbnails, float_type):
+    """Non-uint8 pixels x255, clipped and truncated, computed in ``float_type``: float32 is
+    torch's add_image (and eventwriter's sprites), float64 torch's sprites."""
+    return (np.asarray(thumbnails).astype(float_type) * float_type(255)).clip(0, 255).astype(np.uint8)
+
+
+def torch_sprite_layout(thumbnails):
+    """N x C x H x W pixels as torch lays out a sprite: ceil(sqrt(N)) columns, H x W x 3."""
+    if thumbnails.shape[1] == 1:
+        thumbnails = np.repeat(thumbnails, 3, axis=1)
+    count, _, height, width = thumbnails.shape
+    columns = math.ceil(count**0.5)
+    canvas = np.zeros((columns * height, columns * width, 3), dtype=thumbnails.dtype)
+    for index, image in enumerate(thumbnails):
+        row, column = divmod(index, columns)
+        canvas[row * height : (row + 1) * height, column * width : (column + 1) * width] = image.transpose(1, 2, 0)
+    return canvas
+
+
+def assert_same_sprite(their_sprite, our_sprite, thumbnails):
+    """Our sprite is torch's, pixel for pixel, except where torch's sprite rule (float64)
+    and add_image's (float32, ours on purpose) give different levels: there one level apart."""
+    assert their_sprite.shape == our_sprite.shape
+    if thumbnails is None or np.asarray(thumbnails).dtype == np.uint8:
+        np.testing.assert_array_equal(their_sprite, our_sprite)
+        return
+    rules_differ = torch_sprite_layout(scaled(thumbnails, np.float32)) != torch_sprite_layout(
+        scaled(thumbnails, np.float64)
+    )
+    np.testing.assert_array_equal(our_sprite[~rules_differ], their_sprite[~rules_differ])
+    np.testing.assert_array_equal(np.abs(our_sprite[rules_differ].astype(int) - their_sprite[rules_differ]), 1)
+
+
+def assert_same_files(torch_dir, our_dir, thumbnails=None):
+    """Same config, matrices and metadata; the same sprite (see assert_same_sprite) of
+    ``thumbnails``, the label_img both were given."""
     theirs, ours = config_of(torch_dir), config_of(our_dir)
     assert theirs == ours
     for embedding in ours.embeddings:
@@ -58,7 +94,7 @@ def assert_same_files(torch_dir, our_dir):
         if embedding.sprite.image_path:
             their_sprite = np.asarray(Image.open(os.path.join(torch_dir, embedding.sprite.image_path)))
             our_sprite = np.asarray(Image.open(os.path.join(our_dir, embedding.sprite.image_path)))
-            np.testing.assert_array_equal(their_sprite, our_sprite)
+            assert_same_sprite(their_sprite, our_sprite, thumbnails)
 
 
 def test_tutorial_embedding_100_images_with_class_names(tmp_path):
@@ -71,7 +107,7 @@ def test_tutorial_embedding_100_images_with_class_names(tmp_path):
         writer.add_embedding(features, metadata=[CLASSES[i] for i in labels], label_img=images.unsqueeze(1))
 
     torch_dir, our_dir = both(tmp_path, calls)
-    assert_same_files(torch_dir, our_dir)
+    assert_same_files(torch_dir, our_dir, images.unsqueeze(1))
 
 
 @pytest.mark.parametrize(
@@ -88,7 +124,7 @@ def test_tutorial_embedding_100_images_with_class_names(tmp_path):
 def test_add_embedding_like_torch(tmp_path, kwargs):
     matrix = torch.randn(30, 5)
     torch_dir, our_dir = both(tmp_path, lambda w: w.add_embedding(matrix, **kwargs))
-    assert_same_files(torch_dir, our_dir)
+    assert_same_files(torch_dir, our_dir, kwargs.get("label_img"))
 
 
 def test_several_embeddings_in_one_writer(tmp_path):
@@ -185,7 +221,7 @@ def test_difference_tall_thumbnails(tmp_path):
         writer.add_embedding(torch.randn(10, 2), label_img=thumbnails)
     sprite = np.asarray(Image.open(tmp_path / "ours" / "00000" / "default" / "sprite.png"))
     assert sprite.shape == (4 * 12, 4 * 4, 3)
-    expected = (thumbnails[5].numpy().astype(np.float64) * 255).clip(0, 255).astype(np.uint8).transpose(1, 2, 0)
+    expected = scaled(thumbnails[5], np.float32).transpose(1, 2, 0)
     np.testing.assert_array_equal(sprite[12:24, 4:8], expected)  # point 5: row 1, column 1
 
 
@@ -196,3 +232,23 @@ def test_difference_metadata_from_a_tensor_of_labels(tmp_path):
         assert handle.read() == "tensor(3)\ntensor(1)\ntensor(2)\n"
     with open(os.path.join(our_dir, "00000", "default", "metadata.tsv")) as handle:
         assert handle.read() == "3\n1\n2\n"
+
+
+def test_difference_thumbnails_are_scaled_as_add_image_scales_pixels(tmp_path):
+    # the 256 grey levels of a float64 image after the tutorial's un-normalisation x / 2 + 0.5
+    levels = torch.from_numpy((np.arange(256) / 255 - 0.5) / 0.5 / 2 + 0.5)
+    seen = {}
+    for name, cls in [("torch", TorchSummaryWriter), ("ours", SummaryWriter)]:
+        with cls(str(tmp_path / name)) as writer:
+            writer.add_embedding(torch.zeros(16, 2), label_img=levels.reshape(16, 1, 4, 4))  # 4 x 4 thumbnails
+            writer.add_image("levels", levels.reshape(1, 16, 16), 0)
+        sprite = np.asarray(Image.open(tmp_path / name / "00000" / "default" / "sprite.png"))[:, :, 0]
+        (image,) = accumulate(str(tmp_path / name)).Images("levels")
+        in_order = sprite.reshape(4, 4, 4, 4).transpose(0, 2, 1, 3).reshape(-1)  # thumbnail by thumbnail
+        seen[name] = in_order, decode_blob(image.encoded_image_string)[:, :, 0].reshape(-1)
+    (their_sprite, their_image), (our_sprite, our_image) = seen["torch"], seen["ours"]
+    np.testing.assert_array_equal(our_image, their_image)  # add_image: the same pixels
+    differ = their_sprite != their_image
+    assert np.count_nonzero(differ) == 20  # torch's sprite (float64) disagrees with its add_image (float32)
+    assert (their_image[differ] - their_sprite[differ]).tolist() == [1] * 20
+    np.testing.assert_array_equal(our_sprite, their_image)  # ours agrees with add_image

@@ -31,7 +31,7 @@ CASES = {
     "histogram": lambda m: m.histogram("h", np.linspace(0, 1, 100), bins="auto"),
     "histogram_raw": lambda m: m.histogram_raw("h", 0, 1, 3, 1.5, 1.25, [0.5, 1.0], [1, 2]),
     "image": lambda m: m.image("img", IMAGE, dataformats="CHW"),
-    "image_rescaled": lambda m: m.image("img", IMAGE[None], rescale=1),
+    "image_batch_of_one": lambda m: m.image("img", IMAGE[None], rescale=1),
     "image_boxes": lambda m: m.image_boxes("b", IMAGE, np.array([[1, 1, 8, 6]]), labels=["x"]),
     "audio": lambda m: m.audio("a", torch.linspace(-0.5, 0.5, 100), sample_rate=8000),
     "pr_curve": lambda m: m.pr_curve("pr", LABELS, PREDICTIONS, num_thresholds=20),

@@ -173,7 +173,10 @@ def test_same_run_puts_the_session_next_to_the_writers_scalars(tmp_path):
     [
         (([1, 2], {}), TypeError, "hparam_dict must be a dict"),
         (({"a": 1}, [1]), TypeError, "metric_dict must be a dict"),
-        (({"a": [1, 2]}, {}), ValueError, "hparam 'a' must be a bool, str, int, float or None, got list"),
+        (({"a": [1, 2]}, {}), TypeError, r"hparam 'a' must be a bool, str, int, float or None, got list \[1, 2\]"),
+        (({"a": object()}, {}), TypeError, "hparam 'a' must be a bool, str, int, float or None, got object"),
+        (({1: 0.1}, {}), TypeError, "hparam name must be a non-empty str, got int 1"),
+        (({"": 0.1}, {}), ValueError, "hparam name must be a non-empty str, got an empty string"),
         (({"a": torch.tensor([])}, {}), ValueError, "hparam 'a' is an empty tensor"),
         (({"a": 10**400}, {}), ValueError, "hparam 'a' must fit in a float"),
         (
@@ -182,6 +185,8 @@ def test_same_run_puts_the_session_next_to_the_writers_scalars(tmp_path):
             r"hparam_domain_discrete\['a'\] must be a list of values of the type",
         ),
         (({"a": 1}, {}, {"b": [1]}), TypeError, r"hparam_domain_discrete\['b'\]"),
+        (({"a": 1}, {}, [1]), TypeError, r"hparam_domain_discrete must be a dict, got list"),
+        (({"a": 1}, {3: 1.0}), TypeError, r"metric name must be a non-empty str, got int 3"),
         (({"a": 1}, {"m": "high"}), TypeError, "'m': scalar_value"),
     ],
 )
@@ -190,6 +195,16 @@ def test_add_hparams_bad_input(tmp_path, args, error, message):
         with pytest.raises(error, match=message):
             writer.add_hparams(*args, run_name="r")
     assert list(run_dirs(str(tmp_path))) == ["."]
+
+
+def test_difference_hparam_of_an_unsupported_type_is_a_type_error(tmp_path):
+    hparams = {"layers": [64, 32]}  # a list: TensorBoard has no type for it
+    with TorchSummaryWriter(str(tmp_path / "torch")) as writer:
+        with pytest.raises(ValueError, match=r"value should be one of int, float, str, bool, or torch\.Tensor"):
+            writer.add_hparams(hparams, {"m": 1.0}, run_name="r")
+    with SummaryWriter(str(tmp_path / "ours")) as writer:
+        with pytest.raises(TypeError, match=r"hparam 'layers' must be a bool, str, int, float or None, got list"):
+            writer.add_hparams(hparams, {"m": 1.0}, run_name="r")
 
 
 # -- custom scalars -----------------------------------------------------------------

@@ -1,0 +1,154 @@
+"""Runs: every run directory one SummaryWriter writes, all below its log dir.
+
+torch's layout, which users' dashboards depend on: the writer's own run is ``log_dir``;
+``add_scalars`` writes one sub-run per key at ``{log_dir}/{main_tag with / as _}_{key}``;
+``add_hparams`` writes a child run ``{log_dir}/{run_name}``; embeddings go into
+``log_dir`` itself. Child directories are named from user strings in one place,
+``Runs.child``, which refuses any that would leave the log dir.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from eventwriter.convert import describe
+from eventwriter.file_writer import FileWriter
+from eventwriter.proto.event_pb2 import Event, SessionLog
+from eventwriter.run import Run, RunOptions
+from eventwriter.storage import resolves_inside
+
+__all__ = ["Runs", "default_log_dir"]
+
+
+def default_log_dir(options: RunOptions, comment: str) -> str:
+    """torch's default: ``runs/<Mon><DD>_<HH-MM-SS>_<hostname><comment>``, local time."""
+    stamp = datetime.fromtimestamp(options.clock()).strftime("%b%d_%H-%M-%S")
+    hostname = socket.gethostname() if options.hostname is None else options.hostname
+    return options.storage.join("runs", f"{stamp}_{hostname}{comment}")
+
+
+class Runs:
+    """The runs of one SummaryWriter, made with the same options.
+
+    The writer's own run is opened at once and again on first use after ``close()`` (a
+    new event file, as torch does); sub-runs are made on first use. ``close`` closes
+    them all and raises the first error.
+
+    Args:
+        log_dir: the writer's run directory.
+        options: how every run creates its files.
+        purge_step: written once at the start of the writer's own run (torch's
+            ``purge_step``: TensorBoard hides this run's earlier events from that step on).
+    """
+
+    def __init__(self, log_dir: str, options: RunOptions, purge_step: int | None = None) -> None:
+        self.log_dir = log_dir
+        self.options = options
+        self.main: Run | None = None  # None after close()
+        self._purge_step = purge_step
+        self._writers: dict[str, FileWriter] | None = None
+        self._lock = threading.RLock()
+        self.open()
+
+    @property
+    def writers(self) -> dict[str, FileWriter] | None:
+        """FileWriters by run directory (torch's ``all_writers``); None after close()."""
+        return self._writers
+
+    def open(self) -> Run:
+        """The writer's own run, opened anew if closed."""
+        with self._lock:
+            if self.main is None or self._writers is None:
+                writer = FileWriter.of(Run(self.log_dir, self.options))
+                if self._purge_step is not None:
+                    step, self._purge_step = self._purge_step, None
+                    writer.add_event(Event(step=step, file_version="brain.Event:2"))
+                    writer.add_event(Event(step=step, session_log=SessionLog(status=SessionLog.START)))
+                self._writers = {self.log_dir: writer}
+                self.main = writer.run
+            return self.main
+
+    def main_writer(self) -> FileWriter:
+        """The FileWriter of the writer's own run, opened anew if closed."""
+        with self._lock:
+            self.open()
+            return self._writers[self.log_dir]  # type: ignore[index]  # set by open()
+
+    def child(self, relative: str, what: str, *, allow_base: bool = False) -> str:
+        """The path of ``relative`` below the log dir.
+
+        Raises:
+            ValueError: the path would leave the log dir (or be the log dir itself,
+                unless ``allow_base``); ``what`` starts the message.
+        """
+        path = self.options.storage.join(self.log_dir, relative)
+        if not resolves_inside(self.log_dir, path, allow_base=allow_base):
+            raise ValueError(f"{what} would place its run at {path!r}, outside the log dir {self.log_dir!r}")
+        return path
+
+    def scalars_runs(self, main_tag: str, keys: Iterable[Any]) -> list[Run]:
+        """The ``add_scalars`` sub-run of each key, made if new; every key is checked
+        before any run is made.
+
+        Raises:
+            TypeError: a key is not a str.
+            ValueError: a key would place its run outside the log dir.
+        """
+        paths = []
+        for key in keys:
+            if not isinstance(key, str):
+                raise TypeError(f"{main_tag!r}: add_scalars keys must be str, got {describe(key)}")
+            what = f"{main_tag!r}: add_scalars key {key!r}"
+            paths.append(self.child(main_tag.replace("/", "_") + "_" + key, what))
+        with self._lock:
+            self.open()
+            writers: dict[str, FileWriter] = self._writers  # type: ignore[assignment]  # set by open()
+            runs = []
+            for path in paths:
+                writer = writers.get(path)
+                if writer is None:
+                    writer = writers[path] = FileWriter.of(Run(path, self.options))
+                runs.append(writer.run)
+            return runs
+
+    def hparams_run(self, run_name: Any) -> Run:
+        """A new run at ``{log_dir}/{run_name}`` for one hparams session; the caller
+        closes it. ``run_name`` may name the log dir itself (``"."``).
+
+        Raises:
+            TypeError: ``run_name`` is not a str.
+            ValueError: ``run_name`` would place the run outside the log dir.
+        """
+        if not isinstance(run_name, str):
+            raise TypeError(f"run_name must be a str, got {describe(run_name)}")
+        return Run(self.child(run_name, f"run_name {run_name!r}", allow_base=True), self.options)
+
+    def flush(self) -> None:
+        """Return once everything logged so far is written; the first error is raised
+        after every run was flushed."""
+        writers = self._writers
+        if writers is not None:
+            _each(list(writers.values()), FileWriter.flush)
+
+    def close(self) -> None:
+        """Close every run; later calls do nothing. Every run is closed even if closing
+        one fails; the first error is raised."""
+        with self._lock:
+            writers, self._writers, self.main = self._writers, None, None
+        if writers is not None:
+            _each(list(writers.values()), FileWriter.close)
+
+
+def _each(writers: list[FileWriter], method: Any) -> None:
+    error: BaseException | None = None
+    for writer in writers:
+        try:
+            method(writer)
+        except Exception as exc:
+            error = error or exc
+    if error is not None:
+        raise error

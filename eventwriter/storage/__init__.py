@@ -1,0 +1,99 @@
+"""Where bytes go: the Storage a run's files are created through, and the Sink of one file.
+
+Every file the writer creates (event files of every run, projector files and the
+projector config) goes through the one Storage the SummaryWriter was given, or the one
+``storage_for`` picks for its log dir. A Sink receives the framed records of one event
+file, in order, from one thread at a time.
+
+* ``LocalStorage`` (eventwriter.storage.local): the local file system;
+* ``MemoryStorage`` (eventwriter.storage.memory): a dict of paths to bytes, for tests;
+* remote file systems plug in at ``storage_for``.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import AbstractContextManager
+from typing import Protocol, runtime_checkable
+
+from eventwriter.storage.local import LocalFileSink, LocalStorage
+from eventwriter.storage.memory import MemoryStorage
+
+__all__ = [
+    "LocalFileSink",
+    "LocalStorage",
+    "MemoryStorage",
+    "Sink",
+    "Storage",
+    "resolves_inside",
+    "storage_for",
+]
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """An append-only destination for the bytes of one file."""
+
+    path: str
+
+    def write(self, data: bytes) -> None:
+        """Append ``data``; when this returns, readers of the file can see it."""
+
+    def sync(self) -> None:
+        """Make everything written so far durable (it survives a machine crash)."""
+
+    def close(self) -> None:
+        """Sync and release the destination; later calls do nothing."""
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """Directories, new event files and whole side files (projector) below a log dir."""
+
+    def makedirs(self, path: str) -> None:
+        """Create ``path`` and its parents if missing."""
+
+    def create(self, path: str) -> Sink:
+        """Create a new file at ``path``; raise FileExistsError rather than replace one."""
+
+    def join(self, *parts: str) -> str:
+        """Join path components the way this storage spells paths."""
+
+    def read_bytes(self, path: str) -> bytes | None:
+        """The content of the file at ``path``, or None if there is none."""
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Replace the file at ``path`` with ``data`` atomically: readers see the old or
+        the new content, never a part."""
+
+    def exclusive(self, path: str) -> AbstractContextManager[None]:
+        """Hold a lock named after ``path`` against other writers (processes included,
+        where the storage can) while a read-modify-write of that file runs."""
+
+
+def resolves_inside(base: str, path: str, *, allow_base: bool) -> bool:
+    """Whether ``path`` (built from user strings) stays within the directory ``base``
+    once ``..`` and the like are resolved; ``base`` itself counts if ``allow_base``.
+
+    The check is lexical (symbolic links are not followed), as the paths may not exist yet.
+    """
+    if "\0" in path:
+        return False
+    root = os.path.normpath(os.path.abspath(base))
+    target = os.path.normpath(os.path.abspath(path))
+    return os.path.commonpath([root, target]) == root and (allow_base or target != root)
+
+
+_LOCAL = LocalStorage()
+
+
+def storage_for(path: str) -> Storage:
+    """Return the storage that serves ``path``.
+
+    Raises:
+        ValueError: ``path`` is a URL of a file system eventwriter cannot write to.
+    """
+    scheme, sep, _ = path.partition("://")
+    if sep and scheme.replace("+", "").isalnum():
+        raise ValueError(f"log dir {path!r}: URLs ({scheme}://) are not supported yet; give a local path")
+    return _LOCAL

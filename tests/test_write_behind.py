@@ -1,0 +1,317 @@
+"""WriteBehind: records written behind the caller; timing, barriers, errors, backlog, exit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+
+import pytest
+from helpers import CountingSink
+
+from eventwriter import write_behind
+from eventwriter.errors import EventWriterError, TruncatedRecordError, WriterClosedError
+from eventwriter.reader import iter_records
+from eventwriter.record import frame
+from eventwriter.write_behind import WriteBehind
+
+
+def record(number: int, size: int = 0) -> bytes:
+    return frame(str(number).encode() + b" " * size)
+
+
+def written(path: str) -> list[int]:
+    """The numbers in the records of ``path``, up to a record still being written."""
+    numbers = []
+    try:
+        for item in iter_records(path):
+            numbers.append(int(item.data))
+    except TruncatedRecordError:
+        pass
+    return numbers
+
+
+@pytest.fixture
+def sink_path(tmp_path):
+    return str(tmp_path / "records")
+
+
+def make(path, *, max_queue=10, flush_secs=120.0, batch_window=0.1, **sink_options):
+    sink = CountingSink(path, **sink_options)
+    return WriteBehind(sink, max_queue=max_queue, flush_secs=flush_secs, batch_window=batch_window), sink
+
+
+def test_a_burst_is_batched_into_few_writes(sink_path):
+    queue, sink = make(sink_path)
+    for number in range(20_000):
+        queue.put(record(number))
+    queue.close()
+    assert written(sink_path) == list(range(20_000))
+    assert sink.writes < 200, sink.writes
+
+
+def test_a_record_reaches_the_sink_within_a_second_without_flush(sink_path):
+    queue, _ = make(sink_path, flush_secs=3600)
+    try:
+        queue.put(record(7))
+        start = time.monotonic()
+        while written(sink_path) != [7]:
+            assert time.monotonic() - start < 1.0, "record not visible within a second"
+            time.sleep(0.01)
+    finally:
+        queue.close()
+
+
+def test_flush_returns_when_everything_is_written(sink_path):
+    queue, _ = make(sink_path, flush_secs=3600, batch_window=30)
+    for number in range(1000):
+        queue.put(record(number))
+    queue.flush()
+    assert written(sink_path) == list(range(1000))
+    queue.close()
+
+
+@pytest.mark.slow
+def test_written_data_is_synced_every_flush_secs(sink_path):
+    queue, sink = make(sink_path, flush_secs=0.2)
+    queue.put(record(1))
+    time.sleep(0.6)
+    assert sink.syncs >= 1
+    queue.close()
+
+
+def test_infinite_flush_secs_means_sync_only_on_close(sink_path):
+    queue, sink = make(sink_path, flush_secs=float("inf"))
+    queue.put(record(1))
+    queue.flush()
+    time.sleep(0.2)
+    assert sink.syncs == 0
+    queue.close()
+    assert written(sink_path) == [1]
+
+
+def test_close_is_idempotent_and_put_after_close_raises(sink_path):
+    queue, _ = make(sink_path)
+    queue.put(record(1))
+    queue.close()
+    queue.close()
+    assert queue.closed
+    for call in (lambda: queue.put(record(2)), queue.flush, queue.check, lambda: queue.put_later(bytes, 0, "x")):
+        with pytest.raises(WriterClosedError, match="closed"):
+            call()
+    assert written(sink_path) == [1]
+
+
+def test_each_refusal_is_a_new_exception(sink_path):
+    queue, _ = make(sink_path)
+    queue.close()
+    raised = []
+    for _ in range(3):
+        try:
+            queue.put(record(1))
+        except WriterClosedError as exc:
+            raised.append(exc)
+    assert len({id(e) for e in raised}) == 3
+    assert len(traceback.extract_tb(raised[-1].__traceback__)) < 6
+
+
+def test_a_sink_error_is_raised_on_the_next_call_and_never_hangs(sink_path):
+    queue, _ = make(sink_path, fail_after_writes=0)
+    queue.put(record(1))
+    start = time.monotonic()
+    with pytest.raises(EventWriterError, match="No space left") as raised:
+        queue.flush()
+    assert time.monotonic() - start < 5
+    assert isinstance(raised.value.__cause__, OSError)
+    with pytest.raises(EventWriterError):
+        queue.put(record(2))
+    queue.close()  # already reported: closes quietly
+    queue.close()
+    assert written(sink_path) == []
+
+
+def test_a_sink_error_not_yet_seen_is_raised_by_close(sink_path):
+    queue, _ = make(sink_path, fail_after_writes=0)
+    queue.put(record(1))
+    with pytest.raises(EventWriterError, match="No space left"):
+        queue.close()
+    queue.close()
+
+
+def test_backlog_makes_the_caller_wait_instead_of_growing_without_bound(sink_path, monkeypatch):
+    monkeypatch.setattr(write_behind, "MAX_PENDING_BYTES", 2000)
+    queue, _ = make(sink_path, max_queue=1, delay=0.002)
+    largest_backlog = 0
+    for number in range(2000):
+        queue.put(record(number))
+        largest_backlog = max(largest_backlog, queue.pending_bytes)
+    queue.close()
+    assert largest_backlog < 4000
+    assert written(sink_path) == list(range(2000))
+
+
+def test_small_records_are_bounded_too_checked_every_few_thousand(sink_path, monkeypatch):
+    monkeypatch.setattr(write_behind, "MAX_PENDING_BYTES", 20_000)
+    queue, _ = make(sink_path, delay=0.01)
+    largest_backlog = 0
+    for number in range(30_000):
+        queue.put(record(number))
+        largest_backlog = max(largest_backlog, queue.pending_bytes)
+    queue.close()
+    assert largest_backlog < 20_000 + write_behind.CHECK_EVERY * 24  # a record here is at most 21 bytes
+    assert written(sink_path) == list(range(30_000))
+
+
+def test_backlog_bound_holds_with_a_large_max_queue(sink_path, monkeypatch):
+    monkeypatch.setattr(write_behind, "MAX_PENDING_BYTES", 50_000)
+    queue, _ = make(sink_path, max_queue=100_000, delay=0.01)
+    largest_backlog = 0
+    for number in range(300):
+        queue.put(record(number, size=1000))
+        largest_backlog = max(largest_backlog, queue.pending_bytes)
+    queue.close()
+    assert largest_backlog < 60_000
+    assert written(sink_path) == list(range(300))
+
+
+def test_deferred_items_are_built_in_their_place(sink_path):
+    queue, _ = make(sink_path)
+    for number in range(0, 30, 3):
+        queue.put(record(number))
+        queue.put_later(lambda n=number: record(n + 1), 100, "built")
+        queue.put(record(number + 2))
+    queue.close()
+    assert written(sink_path) == list(range(30))
+    assert queue.pending_bytes == 0  # the weight of a built item is replaced by its size
+
+
+def test_a_failing_deferred_build_is_reported_once_and_the_queue_keeps_working(sink_path):
+    queue, _ = make(sink_path)
+
+    def fail():
+        raise MemoryError("no room to encode")
+
+    queue.put_later(fail, 100, "'t': the record")
+    with pytest.raises(EventWriterError, match=r"'t': the record could not be built and was not written.*no room"):
+        queue.flush()
+    queue.put(record(1))
+    queue.flush()
+    queue.close()
+    assert written(sink_path) == [1]
+
+
+def test_failed_deferred_builds_free_their_share_of_the_backlog(sink_path):
+    queue, _ = make(sink_path)
+
+    def fail():
+        raise ValueError("cannot build")
+
+    for _ in range(3):  # each alone in its batch, each nearly as large as the bound
+        queue.put_later(fail, write_behind.MAX_PENDING_BYTES - 1, "'t'")
+        with pytest.raises(EventWriterError, match="'t' could not be built"):
+            queue.flush()
+    assert queue.pending_bytes < 1000
+    queue.close()
+
+
+def test_deferred_build_errors_left_at_close_are_raised_by_close(sink_path):
+    queue, _ = make(sink_path)
+
+    def fail():
+        raise ValueError("cannot build")
+
+    queue.put_later(fail, 10, "'late'")
+    with pytest.raises(EventWriterError, match="'late'"):
+        queue.close()
+
+
+@pytest.mark.slow
+def test_every_put_that_returns_while_another_thread_closes_is_written(tmp_path):
+    for trial in range(30):
+        path = str(tmp_path / str(trial))
+        queue, _ = make(path)
+        accepted = []
+        started = threading.Event()
+
+        def produce(queue=queue, accepted=accepted, started=started):
+            for number in range(100_000):
+                try:
+                    queue.put(record(number))
+                except WriterClosedError:
+                    return
+                accepted.append(number)
+                if number == 50:
+                    started.set()
+
+        thread = threading.Thread(target=produce)
+        thread.start()
+        started.wait()
+        queue.close()
+        thread.join()
+        assert written(path) == accepted
+
+
+def test_an_interrupted_close_is_finished_by_the_exit_hook(sink_path):
+    queue, _ = make(sink_path, delay=0.5)
+    for number in range(20):
+        queue.put(record(number))
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.15)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            queue.close()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert not queue.closed
+    write_behind.close_all_at_exit()
+    assert queue.closed
+    assert written(sink_path) == list(range(20))
+
+
+@pytest.mark.slow
+def test_bursts_reach_the_sink_promptly_even_with_fast_thread_switching(sink_path):
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # makes the writer thread interleave with the puts anywhere
+    try:
+        queue, _ = make(sink_path, flush_secs=3600)
+        number = 0
+        for _ in range(15):
+            for _ in range(300):
+                queue.put(record(number))
+                number += 1
+            deadline = time.monotonic() + 2.0
+            while len(written(sink_path)) < number:
+                assert time.monotonic() < deadline, f"{number - len(written(sink_path))} records still queued"
+                time.sleep(0.02)
+        queue.close()
+    finally:
+        sys.setswitchinterval(previous)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_cannot_use_the_parents_queue(sink_path):
+    queue, _ = make(sink_path)
+    queue.put(record(1))
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            queue.put(record(99))
+            os.write(write, b"wrote")
+        except EventWriterError as exc:
+            os.write(write, b"refused" if "create a new writer in the child" in str(exc) else b"other")
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+    assert os.read(read, 10) == b"refused"
+    queue.put(record(2))
+    queue.close()
+    assert written(sink_path) == [1, 2]
