@@ -51,6 +51,7 @@ class Runs:
         self.main: Run | None = None  # None after close()
         self._purge_step = purge_step
         self._writers: dict[str, FileWriter] | None = None
+        self._scalars_runs: dict[tuple[str, str], Run] = {}  # (main_tag, key) -> sub-run
         self._lock = threading.RLock()
         self.open()
 
@@ -98,22 +99,26 @@ class Runs:
             TypeError: a key is not a str.
             ValueError: a key would place its run outside the log dir.
         """
+        known = self._scalars_runs
+        try:  # the common case: every key seen before, its path already checked
+            return [known[main_tag, key] for key in keys]
+        except (KeyError, TypeError):
+            pass
         paths = []
         for key in keys:
             if not isinstance(key, str):
                 raise TypeError(f"{main_tag!r}: add_scalars keys must be str, got {describe(key)}")
             what = f"{main_tag!r}: add_scalars key {key!r}"
-            paths.append(self.child(main_tag.replace("/", "_") + "_" + key, what))
+            paths.append((key, self.child(main_tag.replace("/", "_") + "_" + key, what)))
         with self._lock:
             self.open()
             writers: dict[str, FileWriter] = self._writers  # type: ignore[assignment]  # set by open()
-            runs = []
-            for path in paths:
+            for key, path in paths:
                 writer = writers.get(path)
                 if writer is None:
                     writer = writers[path] = FileWriter.of(Run(path, self.options))
-                runs.append(writer.run)
-            return runs
+                known[main_tag, key] = writer.run
+            return [known[main_tag, key] for key, _ in paths]
 
     def hparams_run(self, run_name: Any) -> Run:
         """A new run at ``{log_dir}/{run_name}`` for one hparams session; the caller
@@ -139,6 +144,7 @@ class Runs:
         one fails; the first error is raised."""
         with self._lock:
             writers, self._writers, self.main = self._writers, None, None
+            self._scalars_runs = {}
         if writers is not None:
             _each(list(writers.values()), FileWriter.close)
 
