@@ -3,6 +3,16 @@
 ``from eventwriter import SummaryWriter`` is a drop-in for
 ``from torch.utils.tensorboard import SummaryWriter``. Importing eventwriter never
 imports torch, tensorboard or tensorflow.
+
+The data flows one way::
+
+    SummaryWriter.add_*      writer.py: thin adapters
+      -> convert             convert.py: torch / numpy / Python inputs to arrays and numbers
+      -> build               plugins/<kind>.py: checks, then a Summary (or a deferred builder)
+      -> a run               runs.py, run.py: which directory, its clock and its storage
+      -> queue               event_file.py, file_tags.py, encoding.py: framed records
+      -> worker              write_behind.py: batches written behind the caller
+      -> framing, storage    record.py; storage/: a local file, memory, later remote stores
 """
 
 from eventwriter.errors import (

@@ -29,6 +29,15 @@ def run_dir(logdir):
     return logdir
 
 
+def flip_bit(path, offset, mask=0x01):
+    """Flip bits of the byte at ``offset`` (always a change, whatever the byte was)."""
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        byte = handle.read(1)
+        handle.seek(offset)
+        handle.write(bytes([byte[0] ^ mask]))
+
+
 def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "eventwriter", *args], capture_output=True, text=True, timeout=60)
 
@@ -56,11 +65,7 @@ def test_validate_clean_truncated_and_flipped(run_dir):
     assert truncated.returncode == 0
     assert f"truncated tail at byte {offsets[-1]}" in truncated.stdout and "not corruption" in truncated.stdout
 
-    with open(path, "r+b") as handle:
-        handle.seek(offsets[4] + 20)
-        byte = handle.read(1)
-        handle.seek(offsets[4] + 20)
-        handle.write(bytes([byte[0] ^ 0x80]))
+    flip_bit(path, offsets[4] + 20, mask=0x80)
     flipped = run_cli("validate", run_dir)
     assert flipped.returncode == 1
     assert f"CORRUPT: {path}" in flipped.stdout
@@ -110,9 +115,7 @@ def test_export_skips_only_the_damaged_file(tmp_path):
                 writer.add_scalar("x", float(step), step)
     damaged = find_event_files(str(tmp_path / "a_run"))["."][0]
     offsets = [r.offset for r in iter_records(damaged)]
-    with open(damaged, "r+b") as handle:
-        handle.seek(offsets[3] + 14)
-        handle.write(b"\xee")
+    flip_bit(damaged, offsets[3] + 14)
     result = run_cli("export", str(tmp_path))
     assert result.returncode == 1
     rows = list(csv.DictReader(io.StringIO(result.stdout)))

@@ -110,6 +110,7 @@ def test_binary_tensor_file(logdir):
     np.testing.assert_array_equal(data, matrix.astype(np.float32))
 
 
+@pytest.mark.slow
 def test_oversized_sprite_is_scaled_down_with_a_warning(logdir):
     pytest.importorskip("PIL")
     thumbnails = np.zeros((100, 1, 1000, 1000), dtype=np.uint8)

@@ -70,7 +70,9 @@ def test_flipped_length_byte_is_corruption(logdir):
     offsets = record_offsets(path)
     with open(path, "r+b") as handle:
         handle.seek(offsets[3])
-        handle.write(b"\xff")
+        byte = handle.read(1)
+        handle.seek(offsets[3])
+        handle.write(bytes([byte[0] ^ 0xFF]))  # every bit flipped: always a change
     report = scan_file(path)
     assert [(p.offset, p.reason) for p in report.problems] == [(offsets[3], "length CRC mismatch")]
 

@@ -237,6 +237,7 @@ def test_path_objects_in_add_scalars_keys(tmp_path):
     assert os.path.isdir(tmp_path / "m_k")
 
 
+@pytest.mark.slow
 def test_eight_threads_times_5000_scalars_are_all_there_exactly_once(logdir):
     writer = SummaryWriter(logdir)
     start = threading.Barrier(8)

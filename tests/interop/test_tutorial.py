@@ -29,6 +29,7 @@ def write_idx(path, array, magic):
         handle.write(struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in array.shape) + array.tobytes())
 
 
+@pytest.mark.slow
 def test_offline_run_uses_the_bundled_digits(tmp_path):
     logdir = str(tmp_path / "run")
     out = run_tutorial("--dataset", "digits", "--epochs", "1", "--max-batches", "200", "--logdir", logdir)
@@ -66,6 +67,7 @@ def test_offline_run_uses_the_bundled_digits(tmp_path):
         assert all(0 < p.value < 5 for p in points)
 
 
+@pytest.mark.slow
 def test_fashion_mnist_found_in_data_dir_is_used(tmp_path):
     raw = tmp_path / "data" / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
@@ -83,7 +85,18 @@ def test_fashion_mnist_found_in_data_dir_is_used(tmp_path):
     assert "T-shirt/top" in accumulate(logdir).Tags()["tensors"]  # a PR curve per class, named
 
 
-@pytest.mark.parametrize("script", ["scalars", "histograms", "images", "pr_curves", "hparams", "embeddings", "graphs"])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "scalars",
+        "histograms",
+        "images",
+        "pr_curves",
+        "hparams",
+        "embeddings",
+        pytest.param("graphs", marks=pytest.mark.slow),
+    ],
+)
 def test_each_section_script_runs_on_its_own(tmp_path, script):
     logdir = str(tmp_path / script)
     result = subprocess.run(
