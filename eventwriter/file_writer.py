@@ -110,13 +110,14 @@ class FileWriter:
         ``tagged_run_metadata`` event with tag "step1".
         """
         graph, run_metadata = graph_profile
-        self.add_event(Event(graph_def=graph.SerializeToString()), None, walltime)
-        tagged = TaggedRunMetadata(tag="step1", run_metadata=run_metadata.SerializeToString())
+        # deterministic: map entries (a node's attrs) in key order, the same bytes every run
+        self.add_event(Event(graph_def=graph.SerializeToString(deterministic=True)), None, walltime)
+        tagged = TaggedRunMetadata(tag="step1", run_metadata=run_metadata.SerializeToString(deterministic=True))
         self.add_event(Event(tagged_run_metadata=tagged), None, walltime)
 
     def add_onnx_graph(self, graph: Any, walltime: Any = None) -> None:
         """Write a GraphDef in a ``graph_def`` event."""
-        self.add_event(Event(graph_def=graph.SerializeToString()), None, walltime)
+        self.add_event(Event(graph_def=graph.SerializeToString(deterministic=True)), None, walltime)
 
     def flush(self) -> None:
         """Return once every event added so far is written to the file."""

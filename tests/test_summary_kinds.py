@@ -423,6 +423,19 @@ def test_empty_box_tensor(logdir):
     assert only_value(logdir).image.width == 8
 
 
+@needs_pillow
+def test_labelled_boxes_are_drawn_with_every_supported_pillow(logdir):
+    from PIL import Image
+
+    with SummaryWriter(logdir) as writer:  # Pillow's default font: a bitmap one before 10.1
+        writer.add_image_with_boxes("b", np.zeros((3, 40, 40)), np.array([[2, 2, 37, 37]]), labels=["cat"])
+    pixels = np.asarray(Image.open(io.BytesIO(only_value(logdir).image.encoded_image_string)))
+    assert pixels.shape == (40, 40, 3)
+    assert tuple(pixels[2, 20]) == (255, 0, 0)  # the box's top edge
+    label_area = pixels[28:37, 3:20]
+    assert (label_area == (255, 0, 0)).all(axis=2).any() and (label_area == 0).all(axis=2).any()  # text on red
+
+
 def test_config_with_numpy_numbers_and_chart_type_in_lower_case(logdir):
     with SummaryWriter(logdir) as writer:
         writer.add_mesh("m", np.zeros((1, 4, 3)), config_dict={"camera": {"fov": np.float32(75)}})

@@ -106,8 +106,8 @@ def create_summary_metadata(
         session_start_info=session_start_info,
         session_end_info=session_end_info,
     )
-    plugin_data = SummaryMetadata.PluginData(plugin_name=PLUGIN_NAME, content=data.SerializeToString())
-    return SummaryMetadata(plugin_data=plugin_data)
+    content = data.SerializeToString(deterministic=True)  # the hparams map in key order: the same bytes every run
+    return SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name=PLUGIN_NAME, content=content))
 
 
 def _summary(tag: str, metadata: SummaryMetadata) -> Summary:
