@@ -18,6 +18,7 @@ from typing import Any
 from eventwriter.convert import describe
 from eventwriter.file_writer import FileWriter
 from eventwriter.proto.event_pb2 import Event, SessionLog
+from eventwriter.proto.summary_pb2 import Summary
 from eventwriter.run import Run, RunOptions
 from eventwriter.storage import resolves_inside
 
@@ -131,6 +132,26 @@ class Runs:
         if not isinstance(run_name, str):
             raise TypeError(f"run_name must be a str, got {describe(run_name)}")
         return Run(self.child(run_name, f"run_name {run_name!r}", allow_base=True), self.options)
+
+    def write_session(
+        self, sessions: Iterable[Summary], metrics: dict[str, float], step: int | None, run_name: str | None
+    ) -> None:
+        """Write one hparams session and its metrics: into a child run ``{log_dir}/{run_name}``
+        (closed afterwards), or with ``run_name`` None into the writer's own run.
+
+        Raises:
+            TypeError, ValueError: a bad ``run_name`` (see ``hparams_run``).
+        """
+        run = self.open() if run_name is None else self.hparams_run(run_name)
+        clock = self.options.clock
+        try:
+            for built in sessions:
+                run.write_summary(built, step, clock())
+            for name, value in metrics.items():
+                run.write_scalar(name, value, step, clock())
+        finally:
+            if run_name is not None:
+                run.close()
 
     def flush(self) -> None:
         """Return once everything logged so far is written; the first error is raised

@@ -39,21 +39,15 @@ class SummaryWriter:
     """Writes TensorBoard event files into ``log_dir``; same API as torch's SummaryWriter.
 
     Args:
-        log_dir: run directory (str or path-like). Default:
-            ``runs/<Mon><DD>_<HH-MM-SS>_<hostname><comment>``.
+        log_dir: run directory (str or path-like); default ``runs/<Mon><DD>_<HH-MM-SS>_<hostname><comment>``.
         comment: suffix of the default ``log_dir``; ignored when ``log_dir`` is given.
-        purge_step: on resuming at step T, TensorBoard hides this run's earlier events
-            with step >= T.
+        purge_step: on resuming at step T, TensorBoard hides this run's earlier events with step >= T.
         max_queue: pending events that make an ``add`` start a write at once.
-        flush_secs: seconds between fsyncs of written data (events become visible to
-            TensorBoard within a fraction of a second regardless).
+        flush_secs: seconds between fsyncs (events are visible within a fraction of a second regardless).
         filename_suffix: appended to the name of every event file.
-        storage: where every file goes (default: the local file system);
-            ``eventwriter.storage.MemoryStorage()`` keeps them in memory.
-        clock: seconds since the epoch, for file names, default wall times and the
-            default log dir (default: ``time.time``).
-        hostname, pid: identity in event file names and the default log dir (default:
-            this machine, this process).
+        storage: where every file goes (default: the local file system; ``MemoryStorage()``: in memory).
+        clock: seconds since the epoch for file names, default wall times and the default log dir.
+        hostname, pid: identity in event file names and the default log dir (default: this machine, process).
 
     After ``close()`` the next ``add_*`` call opens a new event file, as torch does.
     """
@@ -333,15 +327,7 @@ class SummaryWriter:
         sessions = summary.hparams(hparam_dict, metric_dict, hparam_domain_discrete)
         metrics = {name: to_float(name, value) for name, value in metric_dict.items()}
         step = to_step("add_hparams", global_step)
-        run = self._runs.open() if same_run else self._runs.hparams_run(run_name or str(self._clock()))
-        try:
-            for built in sessions:
-                run.write_summary(built, step, self._clock())
-            for name, value in metrics.items():
-                run.write_scalar(name, value, step, self._clock())
-        finally:
-            if not same_run:
-                run.close()
+        self._runs.write_session(sessions, metrics, step, None if same_run else run_name or str(self._clock()))
 
     def add_custom_scalars(self, layout: Mapping[str, Mapping[str, Any]]) -> None:
         """Set the Custom Scalars dashboard: ``{category: {title: ["Multiline" or "Margin", tags]}}``."""

@@ -46,13 +46,23 @@ def loaded_run(run_dir: str) -> dict[str, dict]:
                     entry = tags[value.tag] = {
                         "metadata": (
                             metadata.plugin_data.plugin_name,
-                            metadata.plugin_data.content,
+                            _content(metadata.plugin_data),
                             metadata.data_class,
                         ),
                         "points": [],
                     }
                 entry["points"].append((event.step, event.wall_time, tensor_util.make_ndarray(value.tensor)))
     return tags
+
+
+def _content(plugin_data) -> object:
+    """The plugin's content, decoded where it holds a map (whose order on the wire is free:
+    eventwriter writes hparams in key order, torch in insertion order)."""
+    if plugin_data.plugin_name == "hparams":
+        from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+
+        return HParamsPluginData.FromString(plugin_data.content)
+    return plugin_data.content
 
 
 def other_events(run_dir: str) -> list[tuple]:
