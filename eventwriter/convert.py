@@ -116,6 +116,8 @@ def to_float(tag: str, value: Any, what: str = "scalar_value") -> float:
             raise ValueError(f"{about} must hold exactly one element, got a tensor of shape {tuple(value.shape)}")
         if value.is_complex():
             raise TypeError(f"{about} must be real, got a complex tensor")
+        if value.device.type == "meta":
+            raise ValueError(f"{about} is a tensor on the 'meta' device, which holds no data")
         return float(value.detach().reshape(()).item())
     if isinstance(value, (np.ndarray, np.generic)):
         if value.size != 1:
@@ -145,6 +147,8 @@ def to_step(tag: str, step: Any) -> int | None:
             return to_step(tag, int(step))
         raise ValueError(f"{tag!r}: global_step must be an integer, got {describe(step)}")
     if is_torch_tensor(step) or isinstance(step, np.ndarray):
+        if is_torch_tensor(step) and step.device.type == "meta":
+            raise ValueError(f"{tag!r}: global_step is a tensor on the 'meta' device, which holds no data")
         size = step.numel() if is_torch_tensor(step) else step.size
         if size != 1:
             raise ValueError(f"{tag!r}: global_step must be a single integer, got {describe(step)}")

@@ -11,13 +11,16 @@ every byte of a file predictable.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import numbers
 import os
 import socket
 import threading
 import time
 from collections.abc import Callable
 
+from eventwriter import forks
 from eventwriter.convert import describe
 from eventwriter.encoding import summary_record
 from eventwriter.file_tags import FileTags
@@ -67,7 +70,11 @@ class EventFileWriter:
         storage: Storage | None = None,
         batch_window: float = 0.1,
     ) -> None:
-        _check_arguments(max_queue, flush_secs, filename_suffix, batch_window)
+        check_file_options(max_queue, flush_secs, filename_suffix, clock, hostname, pid)
+        if not isinstance(batch_window, (int, float)) or isinstance(batch_window, bool):
+            raise TypeError(f"batch_window must be a number of seconds, got {describe(batch_window)}")
+        if not 0 <= batch_window <= 60:
+            raise ValueError(f"batch_window must be between 0 and 60 seconds, got {describe(batch_window)}")
         self._logdir = os.fspath(logdir)
         self._max_queue = max_queue
         self._flush_secs = float(flush_secs)
@@ -78,29 +85,32 @@ class EventFileWriter:
         self._storage = storage if storage is not None else storage_for(self._logdir)
         self._batch_window = float(batch_window)
         self._lock = threading.Lock()  # close and reopen
+        forks.register(self)
         self._open()
 
     def _open(self) -> None:
         """Create a new event file with its first event and start its queue.
 
-        Nothing about the writer changes unless all of that succeeds.
+        Nothing about the writer changes unless all of that succeeds, and a file whose
+        first event could not be written is removed.
         """
+        now = read_clock(self._clock)
+        first = Event(wall_time=now, file_version=FILE_VERSION)
+        first.source_metadata.writer = "eventwriter"
         self._storage.makedirs(self._logdir)
-        sink = self._create_file()
+        sink = self._create_file(int(now))
         try:
-            first = Event(wall_time=self._clock(), file_version=FILE_VERSION)
-            first.source_metadata.writer = "eventwriter"
             sink.write(frame(first.SerializeToString()))
             queue = WriteBehind(
                 sink, max_queue=self._max_queue, flush_secs=self._flush_secs, batch_window=self._batch_window
             )
         except BaseException:
-            try:
+            with contextlib.suppress(Exception):
                 sink.close()
-            except OSError:
-                pass
+            with contextlib.suppress(Exception):
+                self._storage.remove(sink.path)
             raise
-        tags = FileTags(queue.put)
+        tags = FileTags(queue.put, queue.check)
         self._path = sink.path
         self._queue = queue
         self._tags = tags
@@ -108,8 +118,7 @@ class EventFileWriter:
         self._layouts = tags.layouts
         self._put = queue.put
 
-    def _create_file(self) -> Sink:
-        stamp = int(self._clock())
+    def _create_file(self, stamp: int) -> Sink:
         pid = os.getpid() if self._pid is None else self._pid
         for _ in range(1000):
             name = f"events.out.tfevents.{stamp:010d}.{self._hostname}.{pid}.{next(_file_counter)}{self._suffix}"
@@ -118,6 +127,9 @@ class EventFileWriter:
             except FileExistsError:  # another process with our pid and counter; take the next number
                 continue
         raise FileExistsError(f"no free event file name in {self._logdir}")
+
+    def _after_fork_in_child(self) -> None:  # see eventwriter.forks
+        self._lock = threading.Lock()
 
     # -- state -------------------------------------------------------------------
 
@@ -228,16 +240,45 @@ class EventFileWriter:
         self._put(frame(event.SerializeToString()))
 
 
-def _check_arguments(max_queue: object, flush_secs: object, filename_suffix: object, batch_window: object) -> None:
+def check_file_options(
+    max_queue: object, flush_secs: object, filename_suffix: object, clock: object, hostname: object, pid: object
+) -> None:
+    """Raise TypeError or ValueError, naming the argument, unless event files can be made
+    with these options (the arguments of ``EventFileWriter`` and ``SummaryWriter``)."""
     if not isinstance(max_queue, int) or isinstance(max_queue, bool):
         raise TypeError(f"max_queue must be an int, got {describe(max_queue)}")
     if not isinstance(flush_secs, (int, float)) or isinstance(flush_secs, bool):
         raise TypeError(f"flush_secs must be a number of seconds, got {describe(flush_secs)}")
     if not flush_secs > 0:
         raise ValueError(f"flush_secs must be a positive number of seconds, got {describe(flush_secs)}")
-    if not isinstance(filename_suffix, str):
-        raise TypeError(f"filename_suffix must be a str, got {describe(filename_suffix)}")
-    if not isinstance(batch_window, (int, float)) or isinstance(batch_window, bool):
-        raise TypeError(f"batch_window must be a number of seconds, got {describe(batch_window)}")
-    if not 0 <= batch_window <= 60:
-        raise ValueError(f"batch_window must be between 0 and 60 seconds, got {describe(batch_window)}")
+    if not callable(clock):
+        raise TypeError(f"clock must be a function returning seconds since the epoch, got {describe(clock)}")
+    _check_name_part("filename_suffix", filename_suffix, may_be_empty=True)
+    if hostname is not None:
+        _check_name_part("hostname", hostname, may_be_empty=False)
+    if pid is not None and (not isinstance(pid, int) or isinstance(pid, bool)):
+        raise TypeError(f"pid must be an int or None, got {describe(pid)}")
+    if pid is not None and pid < 0:
+        raise ValueError(f"pid must not be negative, got {pid}")
+
+
+def _check_name_part(name: str, part: object, *, may_be_empty: bool) -> None:
+    if not isinstance(part, str):
+        raise TypeError(f"{name} must be a str, got {describe(part)}")
+    if "/" in part or os.sep in part or "\0" in part or not (part or may_be_empty):
+        empty = "" if may_be_empty else " or be empty"
+        raise ValueError(f"{name} goes into file names: it cannot hold '/' or NUL{empty}, got {part!r}")
+
+
+def read_clock(clock: Callable[[], float]) -> float:
+    """``clock()``, checked: a finite, non-negative number of seconds since the epoch.
+
+    Raises:
+        TypeError, ValueError: the clock returned something else.
+    """
+    now = clock()
+    if not isinstance(now, numbers.Real) or isinstance(now, bool):
+        raise TypeError(f"clock must return seconds since the epoch as a number, got {describe(now)}")
+    if not 0 <= now < 1e12:  # NaN fails too
+        raise ValueError(f"clock must return a finite, non-negative number of seconds since the epoch, got {now!r}")
+    return float(now)

@@ -26,15 +26,17 @@ LayoutKey = Union[str, tuple[str, bool]]
 
 
 class FileTags:
-    """The per-tag state of one event file; records go to ``put`` in the order made.
+    """The per-tag state of one event file; records go to ``put`` in the order made,
+    after ``check`` (which raises when the file takes nothing, a forked child included).
 
     ``layouts`` is read without a lock by the hot path (``EventFileWriter.write_scalar``);
     it is only filled here, under the lock that also orders first values.
     """
 
-    def __init__(self, put: Callable[[bytes], None]) -> None:
+    def __init__(self, put: Callable[[bytes], None], check: Callable[[], None]) -> None:
         self.layouts: dict[LayoutKey, ScalarLayout] = {}
         self._put = put
+        self._check = check  # raises if the queue takes nothing: before waiting for the lock
         self._described: set[str] = set()
         self._lock = threading.Lock()
 
@@ -44,6 +46,7 @@ class FileTags:
         """Queue a scalar of a tag not in ``layouts`` (its first in this file, or the
         cache was cleared), with the plugin metadata if the file lacks it."""
         check_tag(tag)
+        self._check()
         new_style, double_precision = bool(new_style), bool(double_precision)
         layout = ScalarLayout(tag, new_style, double_precision)
         with self._lock:

@@ -14,6 +14,7 @@ left in the file are read.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import struct
@@ -23,6 +24,7 @@ from typing import BinaryIO, cast
 
 import numpy as np
 
+from eventwriter.convert import describe
 from eventwriter.errors import CorruptRecordError, RecordError, TruncatedRecordError, UndecodableRecordError
 from eventwriter.proto.event_pb2 import Event
 from eventwriter.proto.summary_pb2 import Summary
@@ -92,6 +94,8 @@ def iter_records(source: str | os.PathLike[str] | BinaryIO) -> Iterator[Record]:
     """
     if hasattr(source, "read"):
         handle = cast(BinaryIO, source)
+        if isinstance(handle, io.TextIOBase) or not handle.seekable():
+            raise TypeError(f"iter_records needs a path or a seekable binary file, got {describe(handle)}")
         yield from _records(handle, getattr(handle, "name", "<stream>"))
         return
     path = os.fspath(source)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from eventwriter.event_file import EventFileWriter
+from eventwriter.event_file import EventFileWriter, check_file_options
 from eventwriter.proto.event_pb2 import Event
 from eventwriter.proto.summary_pb2 import Summary
 from eventwriter.storage import LocalStorage, Storage
@@ -46,6 +46,10 @@ class RunOptions:
     clock: Callable[[], float] = time.time
     hostname: str | None = None
     pid: int | None = None
+
+    def __post_init__(self) -> None:
+        """Raises TypeError, ValueError: an option is of the wrong type or range."""
+        check_file_options(self.max_queue, self.flush_secs, self.filename_suffix, self.clock, self.hostname, self.pid)
 
 
 class Run:

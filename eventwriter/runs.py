@@ -15,7 +15,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from eventwriter import forks
 from eventwriter.convert import describe
+from eventwriter.errors import EventWriterError
+from eventwriter.event_file import read_clock
 from eventwriter.file_writer import FileWriter
 from eventwriter.proto.event_pb2 import Event, SessionLog
 from eventwriter.proto.summary_pb2 import Summary
@@ -27,7 +30,7 @@ __all__ = ["Runs", "default_log_dir"]
 
 def default_log_dir(options: RunOptions, comment: str) -> str:
     """torch's default: ``runs/<Mon><DD>_<HH-MM-SS>_<hostname><comment>``, local time."""
-    stamp = datetime.fromtimestamp(options.clock()).strftime("%b%d_%H-%M-%S")
+    stamp = datetime.fromtimestamp(read_clock(options.clock)).strftime("%b%d_%H-%M-%S")
     hostname = socket.gethostname() if options.hostname is None else options.hostname
     return options.storage.join("runs", f"{stamp}_{hostname}{comment}")
 
@@ -54,7 +57,20 @@ class Runs:
         self._writers: dict[str, FileWriter] | None = None
         self._scalars_runs: dict[tuple[str, str], Run] = {}  # (main_tag, key) -> sub-run
         self._lock = threading.RLock()
+        self._forked = False
+        forks.register(self)
         self.open()
+
+    def _after_fork_in_child(self) -> None:  # see eventwriter.forks
+        self._lock = threading.RLock()
+        self._forked = True
+
+    def _refuse_in_forked_child(self) -> None:
+        if self._forked:
+            raise EventWriterError(
+                f"the writer of {self.log_dir} belongs to the process that forked this one; this forked "
+                "child cannot write with it (create a new writer in the child)"
+            )
 
     @property
     def writers(self) -> dict[str, FileWriter] | None:
@@ -65,6 +81,7 @@ class Runs:
         """The writer's own run, opened anew if closed."""
         with self._lock:
             if self.main is None or self._writers is None:
+                self._refuse_in_forked_child()
                 writer = FileWriter.of(Run(self.log_dir, self.options))
                 if self._purge_step is not None:
                     step, self._purge_step = self._purge_step, None
@@ -105,6 +122,7 @@ class Runs:
             return [known[main_tag, key] for key in keys]
         except (KeyError, TypeError):
             pass
+        self._refuse_in_forked_child()
         paths = []
         for key in keys:
             if not isinstance(key, str):
@@ -131,6 +149,7 @@ class Runs:
         """
         if not isinstance(run_name, str):
             raise TypeError(f"run_name must be a str, got {describe(run_name)}")
+        self._refuse_in_forked_child()
         return Run(self.child(run_name, f"run_name {run_name!r}", allow_base=True), self.options)
 
     def write_session(

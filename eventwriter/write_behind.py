@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import os
 import threading
 import time
 import weakref
@@ -32,6 +31,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import NamedTuple, NoReturn, Union
 
+from eventwriter import forks
 from eventwriter.errors import EventWriterError, WriterClosedError
 from eventwriter.storage import Sink
 
@@ -105,6 +105,7 @@ class WriteBehind:
         self._thread = threading.Thread(target=self._run, name=f"eventwriter:{self.path}", daemon=True)
         self._thread.start()
         _open_queues.add(self)
+        forks.register(self)
 
     @property
     def closed(self) -> bool:
@@ -379,15 +380,17 @@ class WriteBehind:
                 lost += 1
         logger.error("eventwriter: writing %s failed (%d queued records not written): %r", self.path, lost, exc)
 
-    def _forget_after_fork(self) -> None:
+    def _after_fork_in_child(self) -> None:  # see eventwriter.forks
         self._state = _FORKED
         self._pending = deque()
+        self._close_lock = threading.Lock()
+        _open_queues.discard(self)
 
 
 def _close_quietly(sink: Sink) -> None:
     try:
         sink.close()
-    except OSError:
+    except Exception:  # an error is already being reported; the sink is given up
         pass
 
 
@@ -400,12 +403,4 @@ def close_all_at_exit() -> None:
             logger.error("eventwriter: closing %s at exit failed: %r", queue.path, exc)
 
 
-def _after_fork_in_child() -> None:
-    for queue in list(_open_queues):
-        queue._forget_after_fork()
-    _open_queues.clear()
-
-
 atexit.register(close_all_at_exit)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -63,6 +63,14 @@ class StorageConformance:
         with pytest.raises(FileNotFoundError):
             storage.create(storage.join(root, "missing", "events"))
 
+    def test_remove_deletes_a_file_and_ignores_a_missing_one(self, storage, root):
+        path = storage.join(root, "empty")
+        storage.create(path).close()
+        storage.remove(path)
+        storage.remove(path)
+        assert storage.read_bytes(path) is None
+        storage.create(path).close()  # the name is free again
+
     def test_read_bytes_of_a_missing_file_is_none(self, storage, root):
         assert storage.read_bytes(storage.join(root, "nothing")) is None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -207,10 +208,23 @@ def test_forked_child_cannot_write_the_parents_file(logdir):
         ({"filename_suffix": 3}, TypeError, "filename_suffix must be a str, got int 3"),
         ({"batch_window": -1}, ValueError, "batch_window must be between 0 and 60 seconds, got int -1"),
         ({"batch_window": None}, TypeError, "batch_window must be a number of seconds, got NoneType"),
+        ({"hostname": "a/b"}, ValueError, "hostname goes into file names: it cannot hold '/' or NUL or be empty"),
+        ({"hostname": ""}, ValueError, "hostname goes into file names"),
+        ({"hostname": "h\0"}, ValueError, "hostname goes into file names"),
+        ({"hostname": 5}, TypeError, "hostname must be a str, got int 5"),
+        ({"filename_suffix": "/x"}, ValueError, "filename_suffix goes into file names: it cannot hold '/' or NUL, got"),
+        ({"pid": True}, TypeError, "pid must be an int or None, got bool"),
+        ({"pid": "12"}, TypeError, "pid must be an int or None, got str"),
+        ({"pid": -1}, ValueError, "pid must not be negative, got -1"),
+        ({"clock": 5.0}, TypeError, "clock must be a function returning seconds since the epoch, got float"),
+        ({"clock": lambda: "5"}, TypeError, "clock must return seconds since the epoch as a number, got str"),
+        ({"clock": lambda: float("nan")}, ValueError, "clock must return a finite, non-negative number"),
+        ({"clock": lambda: float("inf")}, ValueError, "clock must return a finite, non-negative number"),
+        ({"clock": lambda: -1.0}, ValueError, "clock must return a finite, non-negative number"),
     ],
 )
 def test_bad_arguments_are_refused(logdir, kwargs, error, message):
-    with pytest.raises(error, match=message):
+    with pytest.raises(error, match=re.escape(message)):
         EventFileWriter(logdir, **kwargs)
     assert not os.path.exists(logdir)
 
@@ -334,3 +348,23 @@ def test_in_memory_storage_and_a_fixed_clock_give_the_same_bytes_every_time():
     events = list(iter_events(io.BytesIO(data)))
     assert [(e.step, [v.tag for v in e.summary.value]) for e in events[1:]] == [(3, ["loss"]), (3, ["acc"]), (4, ["x"])]
     assert events[2].summary.value[0].metadata.plugin_data.plugin_name == "scalars"
+
+
+def test_a_file_whose_first_event_cannot_be_written_is_removed(logdir):
+    with pytest.raises(OSError, match="No space left"):
+        EventFileWriter(logdir, storage=CountingStorage(fail_after_writes=0))
+    assert os.listdir(logdir) == []
+
+
+def test_a_clock_that_fails_leaves_no_file(logdir):
+    writer = EventFileWriter(logdir, clock=lambda: 1700000000.0)
+    writer.close()
+
+    def broken():
+        raise RuntimeError("clock broke")
+
+    writer._clock = broken
+    with pytest.raises(RuntimeError, match="clock broke"):
+        writer.reopen()
+    assert os.listdir(logdir) == [os.path.basename(writer.path)]
+    assert writer.closed

@@ -132,3 +132,22 @@ def test_scalars_in_tensor_content_as_tensorflow_writes_them(tmp_path):
         writer.add_event(Event(step=step, summary=Summary(value=[value])))
     writer.close()
     assert [(p.step, p.value) for p in iter_scalars(str(tmp_path))] == [(0, 0.5), (1, 0.25), (2, 2.0)]
+
+
+def test_a_stream_is_read_from_its_start_and_must_be_seekable_binary(logdir, tmp_path):
+    import io
+
+    path = write_run(logdir)
+    with open(path, "rb") as handle:
+        data = handle.read()
+    stream = io.BytesIO(data)
+    stream.seek(5)
+    assert [e.step for e in iter_events(stream)][1:] == [0, 1, 2, 3, 4]
+    read, write = os.pipe()
+    with os.fdopen(write, "wb") as pipe_in, os.fdopen(read, "rb") as pipe_out:
+        pipe_in.write(data[:100])
+        pipe_in.flush()
+        with pytest.raises(TypeError, match="a path or a seekable binary file"):
+            list(iter_records(pipe_out))
+    with open(path, encoding="latin-1") as text, pytest.raises(TypeError, match="seekable binary file"):
+        list(iter_events(text))

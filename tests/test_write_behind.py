@@ -315,3 +315,20 @@ def test_a_forked_child_cannot_use_the_parents_queue(sink_path):
     queue.put(record(2))
     queue.close()
     assert written(sink_path) == [1, 2]
+
+
+def test_a_sink_whose_close_raises_anything_is_still_closed_and_reported_once(sink_path):
+    class Fragile(CountingSink):
+        def close(self):
+            super().close()
+            raise RuntimeError("the store went away")
+
+    queue = WriteBehind(Fragile(sink_path), max_queue=10, flush_secs=120, batch_window=0.1)
+    queue.put(record(1))
+    with pytest.raises(EventWriterError, match="the store went away") as raised:
+        queue.close()
+    assert isinstance(raised.value.__cause__, RuntimeError)
+    assert queue.closed
+    queue.close()  # reported once; nothing left for the exit hook
+    assert queue not in write_behind._open_queues
+    assert written(sink_path) == [1]

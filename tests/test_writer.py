@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import pathlib
 import re
 import socket
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -16,6 +18,8 @@ from helpers import assert_refused_and_writer_keeps_working, run_events, scalars
 from eventwriter import FileWriter, SummaryWriter, summary
 from eventwriter.proto import types_pb2
 from eventwriter.proto.event_pb2 import SessionLog
+from eventwriter.reader import iter_events
+from eventwriter.storage import MemoryStorage
 
 
 def test_default_log_dir_is_torchs(tmp_path, monkeypatch):
@@ -214,12 +218,45 @@ def test_bad_input_is_refused_clearly_and_the_writer_keeps_working(logdir, call,
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "error"),
-    [({"log_dir": 5}, TypeError), ({"comment": 1}, TypeError), ({"purge_step": "x"}, TypeError)],
+    ("kwargs", "error", "message"),
+    [
+        ({"log_dir": 5}, TypeError, "log_dir must be a str or path-like, got int 5"),
+        ({"comment": 1}, TypeError, "comment must be a str, got int 1"),
+        ({"purge_step": "x"}, TypeError, "'purge_step': global_step must be an integer, got str"),
+        ({"max_queue": 1.5}, TypeError, "max_queue must be an int, got float 1.5"),
+        ({"clock": "now"}, TypeError, "clock must be a function returning seconds since the epoch, got str"),
+        ({"clock": lambda: None}, TypeError, "clock must return seconds since the epoch as a number, got NoneType"),
+        ({"hostname": "../x"}, ValueError, "hostname goes into file names: it cannot hold '/'"),
+        ({"pid": 1.0}, TypeError, "pid must be an int or None, got float 1.0"),
+        ({"log_dir": None, "clock": lambda: float("nan")}, ValueError, "clock must return a finite, non-negative"),
+    ],
 )
-def test_bad_constructor_arguments(tmp_path, kwargs, error):
-    with pytest.raises(error):
+def test_bad_constructor_arguments_create_nothing(tmp_path, monkeypatch, kwargs, error, message):
+    monkeypatch.chdir(tmp_path)  # where the default log dir would go
+    with pytest.raises(error, match=re.escape(message)):
         SummaryWriter(**{"log_dir": str(tmp_path / "x"), **kwargs})
+    assert os.listdir(tmp_path) == []
+
+
+def test_storage_clock_and_identity_reach_every_file_of_the_writer():
+    storage = MemoryStorage()
+    with SummaryWriter(storage=storage, clock=lambda: 1700000000.0, hostname="node7", pid=42) as writer:
+        writer.add_scalar("x", 1.0, 0)
+        writer.add_scalars("pair", {"a": 1.0}, 0)
+        writer.add_hparams({"lr": 0.1}, {"m": 1.0}, run_name="trial")
+        writer.add_embedding([[1.0]], tag="e")
+    run = writer.get_logdir()
+    assert run == "runs/" + time.strftime("%b%d_%H-%M-%S", time.localtime(1700000000.0)) + "_node7"
+    name = "events.out.tfevents.1700000000.node7.42."
+    files = storage.paths()
+    assert {path.rsplit(".", 1)[0] for path in files if "tfevents" in path} == {
+        f"{run}/{name[:-1]}",
+        f"{run}/pair_a/{name[:-1]}",
+        f"{run}/trial/{name[:-1]}",
+    }
+    assert f"{run}/projector_config.pbtxt" in files and f"{run}/00000/e/tensors.tsv" in files
+    events = [e for path in files if "tfevents" in path for e in iter_events(io.BytesIO(storage.read_bytes(path)))]
+    assert {e.wall_time for e in events} == {1700000000.0}
 
 
 def test_file_writer_reopen_works(logdir):

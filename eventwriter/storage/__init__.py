@@ -66,6 +66,10 @@ class Storage(Protocol):
         """Replace the file at ``path`` with ``data`` atomically: readers see the old or
         the new content, never a part."""
 
+    def remove(self, path: str) -> None:
+        """Delete the file at ``path`` (a first event that could not be written leaves no
+        empty event file behind); nothing happens if there is none."""
+
     def exclusive(self, path: str) -> AbstractContextManager[None]:
         """Hold a lock named after ``path`` against other writers (processes included,
         where the storage can) while a read-modify-write of that file runs."""

@@ -18,6 +18,16 @@ __all__ = ["LocalFileSink", "LocalStorage"]
 _THREAD_LOCK = threading.RLock()  # flock() does not exclude threads of one process
 
 
+def _after_fork_in_child() -> None:
+    # A parent thread may have held the lock at the fork; in the child nobody would release it.
+    global _THREAD_LOCK
+    _THREAD_LOCK = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class LocalFileSink:
     """A new local file opened for appending, written with unbuffered ``os.write`` calls.
 
@@ -85,6 +95,10 @@ class LocalStorage:
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             raise
+
+    def remove(self, path: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
     @contextlib.contextmanager
     def exclusive(self, path: str) -> Iterator[None]:

@@ -15,6 +15,8 @@ import posixpath
 import threading
 from collections.abc import Iterator
 
+from eventwriter import forks
+
 __all__ = ["MemoryStorage"]
 
 
@@ -49,6 +51,11 @@ class MemoryStorage:
         self._files: dict[str, bytearray] = {}
         self._directories: set[str] = {".", "/"}
         self._locks: dict[str, threading.RLock] = {}
+        forks.register(self)
+
+    def _after_fork_in_child(self) -> None:  # see eventwriter.forks: locks held at the fork
+        self._lock = threading.RLock()
+        self._locks = {}
 
     # -- Storage --------------------------------------------------------------------
 
@@ -85,6 +92,10 @@ class MemoryStorage:
             if key in self._directories:
                 raise IsADirectoryError(f"{path} is a directory")
             self._files[key] = bytearray(data)
+
+    def remove(self, path: str) -> None:
+        with self._lock:
+            self._files.pop(_normal(path), None)
 
     @contextlib.contextmanager
     def exclusive(self, path: str) -> Iterator[None]:

@@ -291,3 +291,20 @@ def test_tutorial_image_grid(tmp_path):
     grid = torchvision.utils.make_grid(images) / 2 + 0.5
     torch_dir, our_dir = both(tmp_path, lambda w: w.add_image("Four Fashion-MNIST Images", grid, walltime=WALL))
     assert_same_loaded_runs(torch_dir, our_dir)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda w, meta: w.add_scalar("m", meta, 0),
+        lambda w, meta: w.add_scalar("m", 1.0, meta.long()),
+        lambda w, meta: w.add_scalars("m", {"a": meta}, 0),
+    ],
+    ids=["value", "step", "add_scalars"],
+)
+def test_meta_tensors_are_refused_naming_the_tag(tmp_path, call):
+    with SummaryWriter(str(tmp_path)) as writer:
+        with pytest.raises(ValueError, match=r"'m.*'meta' device, which holds no data"):
+            call(writer, torch.ones((), device="meta"))
+        writer.add_scalar("after", 1.0, 0)
+    assert [tag for tag in accumulate(str(tmp_path)).Tags()["scalars"]] == ["after"]
