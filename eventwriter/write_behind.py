@@ -5,48 +5,54 @@ about events. ``put`` costs the caller an append to a deque and, now and then, w
 the thread: no lock per call. The thread writes what is queued in batches, one
 ``write()`` each:
 
-* a record reaches the sink (readers see it) at most ``batch_window`` seconds after it
-  is queued, at once when ``max_queue`` records are pending, or on ``flush()``;
+* a record reaches the sink (readers see it) ``batch_window`` seconds after it is
+  queued at most, at once when ``max_queue`` records are pending, or on ``flush()`` —
+  while the thread keeps up. When it cannot (callers add faster than it writes, other
+  threads hold the GIL, a slow disk), callers wait: the thread measures how many bytes a
+  second it writes (deferred items count what they hold), and a queue takes no more than
+  it writes in ``MAX_LAG / 2`` seconds (between ``MIN_PENDING_BYTES`` and
+  ``MAX_PENDING_BYTES``). A caller over the limit waits until the queue is under it again
+  (about one batch), so no record waits much longer than ``MAX_LAG`` and a crash loses
+  about that much;
 * written data is made durable (``Sink.sync``) every ``flush_secs`` and on close;
-* a deferred item (``put_later``) is built by the thread in its place in the queue: the
-  costly half of images and histograms runs there, where numpy and zlib release the GIL;
-* ``close()`` drains the queue and is idempotent; queues still open when the interpreter
-  exits are closed then, so a script that never calls ``close()`` loses nothing;
-* in a forked child the thread does not exist: every call raises, telling the child to
-  make its own writer;
+* a deferred item (``put_later``) is built by the thread in its place in the queue, once
+  the records before it are written: the costly half of images and histograms runs
+  there, where numpy and zlib release the GIL;
+* ``close()`` drains the queue and is idempotent; at process end (eventwriter.at_exit)
+  open queues are drained and synced, and later records are written by the caller;
+* in a forked child the thread does not exist (eventwriter.forks): every call raises,
+  telling the child to make its own writer;
 * an error in the thread is raised (EventWriterError, the cause chained) by the next
-  ``put``/``flush``/``close``, and nobody waits forever on a dead thread;
-* the caller waits only when over ``MAX_PENDING_BYTES`` are queued (a sink slower than
-  the training loop).
+  ``put``/``flush``/``close``, and nobody waits forever on a dead thread.
 """
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable
 from typing import NamedTuple, NoReturn, Union
 
-from eventwriter import forks
+from eventwriter import at_exit, forks
 from eventwriter.errors import EventWriterError, WriterClosedError
 from eventwriter.storage import Sink
 
-__all__ = ["MAX_PENDING_BYTES", "WriteBehind"]
+__all__ = ["MAX_LAG", "MAX_PENDING_BYTES", "MIN_PENDING_BYTES", "WriteBehind"]
 
 logger = logging.getLogger(__name__)
 
-MAX_PENDING_BYTES = 64 << 20
+MAX_PENDING_BYTES = 64 << 20  # the most a queue holds, whatever the thread's speed
+MIN_PENDING_BYTES = 64 << 10  # what a queue may always hold (a burst of about 1,400 scalars)
+MAX_LAG = 1.0  # seconds: a queue holds what its thread writes in half of this, so no record waits longer
 MAX_QUEUE_LIMIT = 65_536  # max_queue above this (or below 1) acts as this
 _BATCH_RECORDS = 16_384  # records joined into one write() call at most
-CHECK_EVERY = 4096  # while the thread is busy, the backlog is checked every this many puts
+CHECK_EVERY = 4096  # while the thread is busy, lag and backlog are checked every this many puts
 
+# _state: None while open and healthy (the hot path checks this one attribute), else:
 _CLOSED, _FAILED, _FORKED = "closed", "failed", "forked"
-
-_open_queues: weakref.WeakSet[WriteBehind] = weakref.WeakSet()
+_AT_EXIT = "at exit"  # finished at process end: callers write each record themselves
 
 
 class _Barrier(threading.Event):
@@ -85,26 +91,32 @@ class WriteBehind:
         self._max_queue = min(max_queue, MAX_QUEUE_LIMIT) if max_queue > 0 else MAX_QUEUE_LIMIT
         self._flush_secs = flush_secs
         self._batch_window = batch_window
-        self._max_pending_bytes = MAX_PENDING_BYTES
+        self._max_pending_bytes = min(MIN_PENDING_BYTES, MAX_PENDING_BYTES)  # until the thread's speed is known
+        self._rate = 0.0  # bytes a second the thread writes, a moving average
         self._pending: deque[_Item] = deque()
         self._enqueued_bytes = 0  # grows in callers' threads
         self._written_bytes = 0  # grows in the writer thread
+        self._in_flight = 0  # records of the batch being written
         self._idle = True
         self._urgent = False
         self._signal_at = 1  # queue length at which a put calls _wake()
         self._wakeup = threading.Event()
+        self._progress = threading.Event()  # set by the thread after each batch
         self._stopped = threading.Event()  # set by the thread as its last act
         self._close_lock = threading.Lock()
+        self._late_lock = threading.Lock()  # orders the callers' own writes at exit
         self._closed = False
-        # None while open and healthy, else _CLOSED, _FAILED or _FORKED: the hot path
-        # checks this one attribute.
         self._state: str | None = None
         self._error: BaseException | None = None
         self._error_reported = False
         self._build_errors: list[tuple[str, Exception]] = []  # deferred items that failed
         self._thread = threading.Thread(target=self._run, name=f"eventwriter:{self.path}", daemon=True)
-        self._thread.start()
-        _open_queues.add(self)
+        if at_exit.exiting():  # no thread any more: the callers write
+            self._state = _AT_EXIT
+            self._stopped.set()
+        else:
+            self._thread.start()
+        at_exit.register(self)
         forks.register(self)
 
     @property
@@ -127,7 +139,8 @@ class WriteBehind:
             EventWriterError: writing failed earlier, or this is a forked child.
         """
         if self._state is not None:
-            self._raise_state()
+            self._write_late(record)
+            return
         pending = self._pending
         pending.append(record)
         self._enqueued_bytes += len(record)
@@ -145,17 +158,18 @@ class WriteBehind:
         """
         self.check()
         item = _Deferred(build, weight, label)
-        pending = self._pending
-        pending.append(item)
+        if self._state is not None:
+            self._write_late(item)
+            return
+        self._pending.append(item)
         self._enqueued_bytes += weight
-        if len(pending) >= self._signal_at or self.pending_bytes > self._max_pending_bytes:
-            self._wake()
+        self._wake()  # a costly item: lag and backlog are checked every time
         if self._state is not None:
             self._withdraw(item)
 
     def check(self) -> None:
         """Raise what the next ``put`` would raise, or the error of a failed deferred build."""
-        if self._state is not None:
+        if self._state is not None and self._state != _AT_EXIT:
             self._raise_state()
         if self._build_errors:
             raise self._build_failure()
@@ -168,6 +182,8 @@ class WriteBehind:
             EventWriterError: writing failed.
         """
         self.check()
+        if self._state == _AT_EXIT:
+            return  # every record is written when added
         barrier = _Barrier()
         self._pending.append(barrier)
         self._request_write()
@@ -188,54 +204,97 @@ class WriteBehind:
                 reported it.
         """
         with self._close_lock:
-            if not self._closed:
-                if self._state is None:
-                    self._state = _CLOSED
-                    self._pending.append(_Barrier(stop=True))
-                    self._request_write()
-                if self._state != _FORKED:
-                    # Not Thread.join() alone: a join interrupted by Ctrl-C can mark a
-                    # running thread as stopped (CPython gh-90882), and the exit hook must
-                    # not close the sink under a thread that is still writing.
-                    while not self._stopped.wait(0.1):
-                        pass
-                    self._thread.join()
-                    self._finish()
-                self._closed = True
-                _open_queues.discard(self)
-            if self._error is not None and not self._error_reported:
-                self._error_reported = True
-                raise self._failure()
-            if self._build_errors:
-                raise self._build_failure()
+            self._close_locked()
+            self._raise_unreported()
 
-    def _finish(self) -> None:
-        """After the thread stopped: write what racing puts queued late, then close."""
-        if self._error is not None:
-            _close_quietly(self._sink)
+    def finish_at_exit(self) -> None:
+        """At process end: write everything queued and sync; later records are written
+        by the callers themselves. A close() under way (interrupted) is completed."""
+        with self._close_lock:
+            if self._state is None:
+                self._state = _AT_EXIT
+                self._pending.append(_Barrier(stop=True))
+                self._request_write()
+                self._drain()
+                if self._error is None:
+                    self._sink.sync()
+                self._raise_unreported()
+            elif self._state != _AT_EXIT:  # closed but not finished, failed, or forked
+                self._close_locked()
+                self._raise_unreported()
+
+    def _close_locked(self) -> None:
+        if self._closed:
             return
+        if self._state is None or self._state == _AT_EXIT:
+            self._state = _CLOSED
+            self._pending.append(_Barrier(stop=True))
+            self._request_write()
+        if self._state != _FORKED:
+            self._drain()
+            self._close_sink()
+        self._closed = True
+        at_exit.forget(self)
+
+    def _drain(self) -> None:
+        """Wait for the thread to stop, then write what racing puts queued late."""
+        # Not Thread.join() alone: a join interrupted by Ctrl-C can mark a running thread
+        # as stopped (CPython gh-90882), and the sink must not be closed under a thread
+        # that is still writing.
+        while not self._stopped.wait(0.1):
+            pass
+        if self._thread.is_alive() or self._thread.ident is not None:
+            self._thread.join()
+        if self._error is None:
+            try:
+                with self._late_lock:
+                    self._write_pending()
+            except Exception as exc:  # reported by close() like a thread failure
+                self._error = exc
+
+    def _close_sink(self) -> None:
         try:
-            self._write_pending()
             self._sink.close()
-        except Exception as exc:  # reported by close() like a thread failure
-            self._error = exc
+        except Exception as exc:
+            if self._error is None:
+                self._error = exc
             _close_quietly(self._sink)
+
+    def _raise_unreported(self) -> None:
+        if self._error is not None and not self._error_reported:
+            self._error_reported = True
+            raise self._failure()
+        if self._build_errors:
+            raise self._build_failure()
+
+    def _write_late(self, item: bytes | _Deferred) -> None:
+        """A record for a queue whose thread is gone: written now if the process is
+        exiting, else refused."""
+        if self._state != _AT_EXIT:
+            self._raise_state()
+        try:
+            record = item if type(item) is bytes else item.build()  # type: ignore[union-attr]
+            with self._late_lock:
+                self._sink.write(record)
+        except Exception as exc:
+            raise EventWriterError(f"writing {self.path} at exit failed: {exc!r}") from exc
 
     def _withdraw(self, item: bytes | _Deferred) -> None:
-        """Take back an item queued during close; raise unless it was written anyway."""
+        """Take back an item queued while the state changed; raise unless it was written
+        anyway (or, at exit, write it now)."""
         try:
             self._pending.remove(item)
         except ValueError:
             return  # already taken by the thread: it is in the sink
-        self._raise_state()
+        self._write_late(item)
 
     def _wake(self) -> None:
         """Called when the queue reaches ``_signal_at``: wake the thread if it needs it,
-        set the next threshold, and wait if too much is queued.
+        set the next threshold, and make the caller wait if the thread is behind.
 
         Thresholds: 1 while the thread is idle (the first record starts a batch window),
         ``max_queue`` during the window (reaching it cuts the window short), then every
-        ``CHECK_EVERY`` records for the backlog check, until the thread drains the queue.
+        ``CHECK_EVERY`` records while the thread is busy, until it drains the queue.
         """
         pending = len(self._pending)
         if self._idle:
@@ -256,17 +315,21 @@ class WriteBehind:
                 self._wakeup.set()
         # Counters are updated without a lock; a lost increment only loosens this bound.
         if self.pending_bytes > self._max_pending_bytes:
-            self._wait_for_backlog()
+            self._wait_until_caught_up()
+
+    def _wait_until_caught_up(self) -> None:
+        """Wait until the queue is under its limit again (a stall lasts about one batch)."""
+        while not self._stopped.is_set() and self._state is None:
+            if self.pending_bytes <= self._max_pending_bytes:
+                return
+            self._progress.clear()
+            self._request_write()
+            self._progress.wait(0.05)
 
     def _request_write(self) -> None:  # flush and close: write everything queued now
         self._idle = False
         self._urgent = True
         self._wakeup.set()
-
-    def _wait_for_backlog(self) -> None:
-        while self.pending_bytes > self._max_pending_bytes // 2 and not self._stopped.is_set():
-            self._request_write()
-            time.sleep(0.005)
 
     def _raise_state(self) -> NoReturn:
         """Raise a new exception saying why the queue takes nothing."""
@@ -324,6 +387,7 @@ class WriteBehind:
         except BaseException as exc:  # kept and raised in the caller's thread
             self._fail(exc)
         finally:
+            self._progress.set()
             self._stopped.set()
 
     def _write_pending(self) -> tuple[bool, bool]:
@@ -336,6 +400,7 @@ class WriteBehind:
         popleft = pending.popleft
         wrote = False
         while pending:
+            started = time.monotonic()
             batch: list[bytes] = []
             append = batch.append
             barrier: _Barrier | None = None
@@ -345,6 +410,9 @@ class WriteBehind:
                 if type(item) is bytes:
                     append(item)
                 elif isinstance(item, _Deferred):
+                    if batch:  # what is ready goes out first: the build may take a while
+                        pending.appendleft(item)
+                        break
                     try:
                         record = item.build()
                     except Exception as exc:  # only its bytes are lost; the next call says so
@@ -358,33 +426,46 @@ class WriteBehind:
                     break
             if batch:
                 data = b"".join(batch)
+                self._in_flight = len(batch)
                 self._sink.write(data)
+                self._in_flight = 0
                 self._written_bytes += len(data)
                 wrote = True
+                self._note_speed(len(data) + weight_correction, time.monotonic() - started)
             self._written_bytes += weight_correction
+            self._progress.set()
             if barrier is not None:
                 barrier.set()
                 if barrier.stop:
                     return wrote, True
         return wrote, False
 
+    def _note_speed(self, queued_bytes: int, seconds: float) -> None:
+        """Fold one batch into the thread's speed and set the queue's limit from it."""
+        if seconds <= 0 or queued_bytes <= 0:
+            return
+        rate = queued_bytes / seconds
+        self._rate = rate if self._rate == 0 else 0.7 * self._rate + 0.3 * rate
+        self._max_pending_bytes = int(min(MAX_PENDING_BYTES, max(MIN_PENDING_BYTES, self._rate * MAX_LAG / 2)))
+
     def _fail(self, exc: BaseException) -> None:
         self._error = exc
         self._state = _FAILED
-        lost = 0
+        lost = self._in_flight  # the batch being written when it failed
         while self._pending:  # wake everyone waiting on a barrier; count what is lost
             item = self._pending.popleft()
             if isinstance(item, _Barrier):
                 item.set()
             else:
                 lost += 1
-        logger.error("eventwriter: writing %s failed (%d queued records not written): %r", self.path, lost, exc)
+        logger.error("eventwriter: writing %s failed (%d records added were not written): %r", self.path, lost, exc)
 
     def _after_fork_in_child(self) -> None:  # see eventwriter.forks
         self._state = _FORKED
         self._pending = deque()
         self._close_lock = threading.Lock()
-        _open_queues.discard(self)
+        self._late_lock = threading.Lock()
+        at_exit.forget(self)
 
 
 def _close_quietly(sink: Sink) -> None:
@@ -392,15 +473,3 @@ def _close_quietly(sink: Sink) -> None:
         sink.close()
     except Exception:  # an error is already being reported; the sink is given up
         pass
-
-
-def close_all_at_exit() -> None:
-    """Close every queue still open (the interpreter is exiting); log what fails."""
-    for queue in list(_open_queues):
-        try:
-            queue.close()
-        except Exception as exc:
-            logger.error("eventwriter: closing %s at exit failed: %r", queue.path, exc)
-
-
-atexit.register(close_all_at_exit)

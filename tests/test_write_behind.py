@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import sys
@@ -12,7 +13,7 @@ import traceback
 import pytest
 from helpers import CountingSink
 
-from eventwriter import write_behind
+from eventwriter import at_exit, write_behind
 from eventwriter.errors import EventWriterError, TruncatedRecordError, WriterClosedError
 from eventwriter.reader import iter_records
 from eventwriter.record import frame
@@ -188,6 +189,28 @@ def test_deferred_items_are_built_in_their_place(sink_path):
     assert queue.pending_bytes == 0  # the weight of a built item is replaced by its size
 
 
+def test_records_before_a_slow_deferred_build_are_written_without_waiting_for_it(sink_path):
+    queue, _ = make(sink_path, flush_secs=3600)
+    release = threading.Event()
+
+    def slow_build() -> bytes:
+        release.wait(10)
+        return record(2)
+
+    queue.put(record(1))
+    queue.put_later(slow_build, 100, "slow")
+    queue.put(record(3))
+    try:
+        start = time.monotonic()
+        while written(sink_path) != [1]:
+            assert time.monotonic() - start < 2.0, "record 1 waited for the build queued after it"
+            time.sleep(0.01)
+    finally:
+        release.set()
+        queue.close()
+    assert written(sink_path) == [1, 2, 3]
+
+
 def test_a_failing_deferred_build_is_reported_once_and_the_queue_keeps_working(sink_path):
     queue, _ = make(sink_path)
 
@@ -271,7 +294,7 @@ def test_an_interrupted_close_is_finished_by_the_exit_hook(sink_path):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert not queue.closed
-    write_behind.close_all_at_exit()
+    queue.finish_at_exit()  # what the exit hook does (finish_all would end every queue of this process)
     assert queue.closed
     assert written(sink_path) == list(range(20))
 
@@ -330,5 +353,84 @@ def test_a_sink_whose_close_raises_anything_is_still_closed_and_reported_once(si
     assert isinstance(raised.value.__cause__, RuntimeError)
     assert queue.closed
     queue.close()  # reported once; nothing left for the exit hook
-    assert queue not in write_behind._open_queues
+    assert queue not in at_exit._open
     assert written(sink_path) == [1]
+
+
+def test_the_failure_log_counts_the_batch_that_was_being_written(sink_path, caplog):
+    queue, _ = make(sink_path, fail_after_writes=0, batch_window=5)
+    for number in range(100):
+        queue.put(record(number))  # all accepted
+    with caplog.at_level("ERROR", logger="eventwriter.write_behind"), pytest.raises(EventWriterError):
+        queue.flush()
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert "(100 records added were not written)" in message
+    queue.close()
+
+
+def test_a_slow_sink_stalls_a_caller_for_about_one_batch_not_half_the_backlog(sink_path, monkeypatch):
+    monkeypatch.setattr(write_behind, "MAX_PENDING_BYTES", 20_000)
+    monkeypatch.setattr(write_behind, "_BATCH_RECORDS", 50)  # about 1,000 bytes a batch
+    queue, _ = make(sink_path, max_queue=1, delay=0.05)
+    longest = 0.0
+    for number in range(3000):
+        start = time.monotonic()
+        queue.put(record(number, size=10))
+        longest = max(longest, time.monotonic() - start)
+    queue.close()
+    assert written(sink_path) == list(range(3000))
+    assert longest < 0.5, f"a put waited {longest:.2f} s (draining half the backlog takes 0.5 s)"
+
+
+def test_no_record_waits_much_longer_than_max_lag_behind_a_slow_thread(sink_path, monkeypatch):
+    monkeypatch.setattr(write_behind, "MIN_PENDING_BYTES", 100)
+    monkeypatch.setattr(write_behind, "_BATCH_RECORDS", 20)  # with 0.1 s a write: 200 records a second
+
+    class TimedSink(CountingSink):
+        def __init__(self, path):
+            super().__init__(path, delay=0.1)
+            self.times = []  # when each record reached the file
+
+        def write(self, data):
+            super().write(data)
+            self.times += [time.monotonic()] * len(list(iter_records(io.BytesIO(data))))
+
+    sink = TimedSink(sink_path)
+    queue = WriteBehind(sink, max_queue=1, flush_secs=120, batch_window=0.1)
+    added = []
+    start = time.monotonic()
+    while time.monotonic() - start < 2.0:
+        queue.put(record(len(added)))
+        added.append(time.monotonic())
+    queue.close()
+    assert written(sink_path) == list(range(len(added)))
+    waits = [done - put for put, done in zip(added, sink.times)]
+    assert max(waits) < write_behind.MAX_LAG + 0.3, f"a record waited {max(waits):.2f} s"
+
+
+def test_at_exit_queued_records_are_written_and_later_ones_written_by_the_caller(sink_path):
+    queue, sink = make(sink_path, batch_window=30)
+    queue.put(record(1))
+    queue.put_later(lambda: record(2), 10, "'d'")
+    queue.finish_at_exit()  # what eventwriter.at_exit does for every open queue
+    assert written(sink_path) == [1, 2] and sink.syncs >= 1 and not queue.closed
+    queue.put(record(3))  # written at once, by this thread: the writer thread is gone
+    queue.put_later(lambda: record(4), 10, "'d'")
+    assert written(sink_path) == [1, 2, 3, 4]
+    queue.flush()
+    queue.finish_at_exit()  # a second exit hook (multiprocessing's and atexit) does nothing
+    queue.close()
+    assert queue.closed
+    with pytest.raises(WriterClosedError):
+        queue.put(record(5))
+    assert written(sink_path) == [1, 2, 3, 4]
+
+
+def test_a_queue_made_after_the_exit_hook_writes_without_a_thread(sink_path, monkeypatch):
+    monkeypatch.setattr(at_exit, "_exiting", True)
+    before = threading.active_count()
+    queue, _ = make(sink_path)
+    assert threading.active_count() == before
+    queue.put(record(1))
+    assert written(sink_path) == [1]
+    queue.close()
