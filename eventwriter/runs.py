@@ -25,7 +25,9 @@ from eventwriter.proto.summary_pb2 import Summary
 from eventwriter.run import Run, RunOptions
 from eventwriter.storage import resolves_inside
 
-__all__ = ["Runs", "default_log_dir"]
+__all__ = ["MAX_NAME_BYTES", "Runs", "default_log_dir"]
+
+MAX_NAME_BYTES = 255  # the longest file name most file systems take
 
 
 def default_log_dir(options: RunOptions, comment: str) -> str:
@@ -102,11 +104,15 @@ class Runs:
 
         Raises:
             ValueError: the path would leave the log dir (or be the log dir itself,
-                unless ``allow_base``); ``what`` starts the message.
+                unless ``allow_base``), or names a directory of over 255 bytes;
+                ``what`` starts the message.
         """
         path = self.options.storage.join(self.log_dir, relative)
         if not resolves_inside(self.log_dir, path, allow_base=allow_base):
             raise ValueError(f"{what} would place its run at {path!r}, outside the log dir {self.log_dir!r}")
+        longest = max(len(part.encode("utf-8", "surrogatepass")) for part in relative.split("/"))
+        if longest > MAX_NAME_BYTES:
+            raise ValueError(f"{what} makes a directory name of {longest} bytes; file systems allow {MAX_NAME_BYTES}")
         return path
 
     def scalars_runs(self, main_tag: str, keys: Iterable[Any]) -> list[Run]:
@@ -129,9 +135,10 @@ class Runs:
                 raise TypeError(f"{main_tag!r}: add_scalars keys must be str, got {describe(key)}")
             what = f"{main_tag!r}: add_scalars key {key!r}"
             paths.append((key, self.child(main_tag.replace("/", "_") + "_" + key, what)))
-        with self._lock:
+        with self._lock:  # one sub-run per path however many threads ask at once
             self.open()
             writers: dict[str, FileWriter] = self._writers  # type: ignore[assignment]  # set by open()
+            known = self._scalars_runs  # not the one read above if close() ran since
             for key, path in paths:
                 writer = writers.get(path)
                 if writer is None:
@@ -175,9 +182,10 @@ class Runs:
     def flush(self) -> None:
         """Return once everything logged so far is written; the first error is raised
         after every run was flushed."""
-        writers = self._writers
+        with self._lock:  # other threads may be adding sub-runs
+            writers = None if self._writers is None else list(self._writers.values())
         if writers is not None:
-            _each(list(writers.values()), FileWriter.flush)
+            _each(writers, FileWriter.flush)
 
     def close(self) -> None:
         """Close every run; later calls do nothing. Every run is closed even if closing

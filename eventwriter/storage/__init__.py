@@ -79,12 +79,22 @@ def resolves_inside(base: str, path: str, *, allow_base: bool) -> bool:
     """Whether ``path`` (built from user strings) stays within the directory ``base``
     once ``..`` and the like are resolved; ``base`` itself counts if ``allow_base``.
 
-    The check is lexical (symbolic links are not followed), as the paths may not exist yet.
+    The check is lexical (the paths may not exist yet); where ``path`` climbs with
+    ``..``, the directories it climbs out of may be symbolic links to elsewhere, so it
+    must also stay inside once the links that exist are resolved: the place the file
+    will really be opened.
     """
     if "\0" in path:
         return False
-    root = os.path.normpath(os.path.abspath(base))
-    target = os.path.normpath(os.path.abspath(path))
+    if not _inside(os.path.abspath(base), os.path.abspath(path), allow_base):
+        return False
+    if ".." not in path.replace(os.sep, "/").split("/"):
+        return True
+    return _inside(os.path.realpath(base), os.path.realpath(path), allow_base)
+
+
+def _inside(base: str, path: str, allow_base: bool) -> bool:
+    root, target = os.path.normpath(base), os.path.normpath(path)
     return os.path.commonpath([root, target]) == root and (allow_base or target != root)
 
 
