@@ -4,8 +4,16 @@
     eventwriter validate LOGDIR       exit 0 if every event file is sound, 1 if not
     eventwriter export LOGDIR --format csv|jsonl [-o FILE|-]
 
-Exit status: 0 success, 1 a corrupt record was found, 2 a usage error or a log dir or
-output file that cannot be opened.
+Exit status: 0 success; 1 a corrupt record was found, or something named like an event
+file could not be read (a FIFO, socket, device, dangling symlink or symlink loop, a file
+deleted after the listing, an I/O or permission error) or a subdirectory could not be
+listed; 2 a usage error, or a log dir or output file that cannot be opened.
+
+Each entry that is not read is reported on stderr with its path and reason, and the other
+files are still read: ``inspect`` and ``validate`` print their results for the rest, and
+``export`` writes every other file's scalars. A FIFO is never opened, so nothing hangs. A
+directory named like an event file is only noted (exit status unchanged): it is searched
+for runs like any other directory.
 """
 
 from __future__ import annotations
@@ -16,11 +24,20 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TextIO
 
 from eventwriter.errors import RecordError
-from eventwriter.reader import find_event_files, iter_events, iter_scalars, scan_file, value_kind
+from eventwriter.proto.event_pb2 import Event
+from eventwriter.reader import (
+    FileReport,
+    SkippedEntry,
+    find_event_files,
+    iter_events,
+    iter_scalars,
+    scan_file,
+    value_kind,
+)
 
 __all__ = ["main"]
 
@@ -48,71 +65,109 @@ class _TagStats:
         self.count += 1
 
 
+@dataclass
+class _RunStats:
+    events: int = 0
+    tags: dict[str, _TagStats] = field(default_factory=dict)
+
+    def add(self, event: Event) -> None:
+        self.events += 1
+        what = event.WhichOneof("what")
+        if what == "summary":
+            for value in event.summary.value:
+                stats = self.tags.get(value.tag)
+                if stats is None:
+                    kind = value_kind(value, value.metadata.plugin_data.plugin_name)
+                    stats = self.tags[value.tag] = _TagStats(kind)
+                stats.add(event.step)
+        elif what in _EVENT_KINDS:
+            name = event.tagged_run_metadata.tag if what == "tagged_run_metadata" else ""
+            key = f"({_EVENT_KINDS[what]}{': ' + name if name else ''})"
+            self.tags.setdefault(key, _TagStats(_EVENT_KINDS[what])).add(event.step)
+
+    def write(self, out: TextIO) -> None:
+        """One line per tag: its kind, count and step range."""
+        width = max((len(tag) for tag in self.tags), default=0)
+        for tag, stats in sorted(self.tags.items()):
+            steps = (
+                f"{stats.first_step}"
+                if stats.first_step == stats.last_step
+                else f"{stats.first_step}..{stats.last_step}"
+            )
+            print(f"  {tag:<{width}}  {stats.kind:<14} {stats.count:>8}  steps {steps}", file=out)
+
+
+def _report_skipped(command: str, skipped: Sequence[SkippedEntry]) -> int:
+    """Print each entry on stderr; return how many of them left something unread."""
+    unread = 0
+    for entry in skipped:
+        if entry.searched:
+            print(f"eventwriter {command}: note: {entry.path}: {entry.reason}", file=sys.stderr)
+        else:
+            print(f"eventwriter {command}: skipped {entry.path}: {entry.reason}", file=sys.stderr)
+            unread += 1
+    return unread
+
+
 def _inspect(logdir: str, out: TextIO) -> int:
-    runs = find_event_files(logdir)
+    skipped: list[SkippedEntry] = []
+    runs = find_event_files(logdir, skipped=skipped)
+    status = 1 if _report_skipped("inspect", skipped) else 0
     if not runs:
         print(f"{logdir}: no event files", file=out)
-        return 0
-    status = 0
+        return status
     for run, paths in runs.items():
-        tags: dict[str, _TagStats] = {}
-        events = 0
+        stats = _RunStats()
         for path in paths:
             try:
                 for event in iter_events(path):
-                    events += 1
-                    what = event.WhichOneof("what")
-                    if what == "summary":
-                        for value in event.summary.value:
-                            stats = tags.get(value.tag)
-                            if stats is None:
-                                kind = value_kind(value, value.metadata.plugin_data.plugin_name)
-                                stats = tags[value.tag] = _TagStats(kind)
-                            stats.add(event.step)
-                    elif what in _EVENT_KINDS:
-                        name = event.tagged_run_metadata.tag if what == "tagged_run_metadata" else ""
-                        key = f"({_EVENT_KINDS[what]}{': ' + name if name else ''})"
-                        tags.setdefault(key, _TagStats(_EVENT_KINDS[what])).add(event.step)
+                    stats.add(event)
             except RecordError as exc:
                 print(f"warning: {exc}; the rest of this file is skipped, as TensorBoard does", file=out)
                 status = 1
-        print(f"run {run!r}: {len(paths)} file(s), {events} event(s)", file=out)
-        if tags:
-            width = max(len(tag) for tag in tags)
-            for tag, stats in sorted(tags.items()):
-                steps = (
-                    f"{stats.first_step}"
-                    if stats.first_step == stats.last_step
-                    else (f"{stats.first_step}..{stats.last_step}")
-                )
-                print(f"  {tag:<{width}}  {stats.kind:<14} {stats.count:>8}  steps {steps}", file=out)
+            except OSError as exc:  # gone since the listing, unreadable, an I/O error
+                _report_skipped("inspect", [SkippedEntry.from_error(path, exc)])
+                status = 1
+        print(f"run {run!r}: {len(paths)} file(s), {stats.events} event(s)", file=out)
+        stats.write(out)
     return status
 
 
+def _print_report(report: FileReport, out: TextIO) -> None:
+    state = "ok" if report.sound else "CORRUPT"
+    print(f"{state}: {report.path} ({report.records} records, {report.size} bytes)", file=out)
+    for problem in report.problems:
+        print(f"  corrupt record at byte {problem.offset}: {problem.reason}", file=out)
+    if report.truncated is not None:
+        print(
+            f"  truncated tail at byte {report.truncated.offset}: {report.truncated.reason} "
+            "(normal while a writer is running; not corruption)",
+            file=out,
+        )
+    if report.records and not report.first_event_ok:
+        print("  note: the first event carries no file_version", file=out)
+
+
 def _validate(logdir: str, out: TextIO) -> int:
-    runs = find_event_files(logdir)
-    files = [path for paths in runs.values() for path in paths]
-    if not files:
+    skipped: list[SkippedEntry] = []
+    files = [path for paths in find_event_files(logdir, skipped=skipped).values() for path in paths]
+    unchecked = _report_skipped("validate", skipped)
+    if not files and not unchecked:
         print(f"{logdir}: no event files", file=out)
         return 0
-    corrupt = 0
+    checked = corrupt = 0
     for path in files:
-        report = scan_file(path)
-        state = "ok" if report.sound else "CORRUPT"
-        print(f"{state}: {path} ({report.records} records, {report.size} bytes)", file=out)
-        for problem in report.problems:
-            print(f"  corrupt record at byte {problem.offset}: {problem.reason}", file=out)
-        if report.truncated is not None:
-            print(
-                f"  truncated tail at byte {report.truncated.offset}: {report.truncated.reason} "
-                "(normal while a writer is running; not corruption)",
-                file=out,
-            )
-        if report.records and not report.first_event_ok:
-            print("  note: the first event carries no file_version", file=out)
+        try:
+            report = scan_file(path)
+        except OSError as exc:  # gone since the listing, unreadable, an I/O error
+            unchecked += _report_skipped("validate", [SkippedEntry.from_error(path, exc)])
+            continue
+        _print_report(report, out)
+        checked += 1
         corrupt += not report.sound
-    print(f"{len(files)} file(s) checked, {corrupt} corrupt", file=out)
-    return 1 if corrupt else 0
+    could_not = f", {unchecked} could not be checked (see stderr)" if unchecked else ""
+    print(f"{checked} file(s) checked, {corrupt} corrupt{could_not}", file=out)
+    return 1 if corrupt or unchecked else 0
 
 
 def _export(logdir: str, fmt: str, out: TextIO) -> int:
@@ -121,14 +176,16 @@ def _export(logdir: str, fmt: str, out: TextIO) -> int:
     if writer is not None:
         writer.writerow(["run", "tag", "step", "wall_time", "value"])
     errors: list[RecordError] = []
-    for point in iter_scalars(logdir, errors):
+    skipped: list[SkippedEntry] = []
+    for point in iter_scalars(logdir, errors, skipped=skipped):
         if writer is not None:
             writer.writerow([point.run, point.tag, point.step, repr(point.wall_time), repr(point.value)])
         else:
             out.write(json.dumps(point.as_dict()) + "\n")
+    unread = _report_skipped("export", skipped)
     for error in errors:
         print(f"eventwriter export: {error}; the rest of that file is skipped, as TensorBoard does", file=sys.stderr)
-    return 1 if errors else 0
+    return 1 if errors or unread else 0
 
 
 def _parser() -> argparse.ArgumentParser:

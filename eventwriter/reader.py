@@ -9,7 +9,8 @@ A damaged file is described, never guessed at:
 * the CRCs match but the bytes are no Event: ``UndecodableRecordError``.
 
 A length field is never trusted for an allocation: at most the bytes that are actually
-left in the file are read.
+left in the file are read. A path is read only if it is a regular file (or a symlink to
+one): a FIFO named like an event file is never opened, so nothing waits for a writer.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 
 from eventwriter.convert import describe
 from eventwriter.errors import CorruptRecordError, RecordError, TruncatedRecordError, UndecodableRecordError
+from eventwriter.logdir import SkippedEntry, find_event_files, open_regular
 from eventwriter.proto.event_pb2 import Event
 from eventwriter.proto.summary_pb2 import Summary
 from eventwriter.proto.types_pb2 import DT_DOUBLE, DT_FLOAT, DT_HALF
@@ -35,6 +37,7 @@ __all__ = [
     "FileReport",
     "Record",
     "ScalarPoint",
+    "SkippedEntry",
     "find_event_files",
     "iter_events",
     "iter_records",
@@ -91,6 +94,8 @@ def iter_records(source: str | os.PathLike[str] | BinaryIO) -> Iterator[Record]:
     Raises:
         TruncatedRecordError, CorruptRecordError: at the first record that cannot be
             read, after every record before it was yielded.
+        OSError: the path is no regular file (a FIFO, say: it is never opened), or it
+            cannot be opened or read.
     """
     if hasattr(source, "read"):
         handle = cast(BinaryIO, source)
@@ -99,7 +104,7 @@ def iter_records(source: str | os.PathLike[str] | BinaryIO) -> Iterator[Record]:
         yield from _records(handle, getattr(handle, "name", "<stream>"))
         return
     path = os.fspath(source)
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
         yield from _records(handle, path)
 
 
@@ -165,10 +170,14 @@ def scan_file(path: str | os.PathLike[str]) -> FileReport:
 
     After a data CRC mismatch the length is still trusted (its own CRC matched), so the
     scan goes on with the next record; after a length CRC mismatch it cannot go on.
+
+    Raises:
+        OSError: the path is no regular file (it is never opened then), or it cannot be
+            opened or read.
     """
     path = os.fspath(path)
-    report = FileReport(path, size=os.path.getsize(path))
-    with open(path, "rb") as handle:
+    with open_regular(path) as handle:
+        report = FileReport(path, size=os.fstat(handle.fileno()).st_size)
         offset = 0
         while True:
             handle.seek(offset)
@@ -196,26 +205,6 @@ def scan_file(path: str | os.PathLike[str]) -> FileReport:
                     report.first_event_ok = event.WhichOneof("what") == "file_version"
             report.records += 1
             offset = handle.tell()
-
-
-def find_event_files(logdir: str | os.PathLike[str]) -> dict[str, list[str]]:
-    """Map each run (directory relative to ``logdir``, "." for itself) to its event files.
-
-    Files are those with "tfevents" in their name, in name order (TensorBoard's order).
-    """
-    logdir = os.fspath(logdir)
-    if os.path.isfile(logdir):
-        return {".": [logdir]}
-    if not os.path.isdir(logdir):
-        raise FileNotFoundError(f"no such log dir: {logdir}")
-    runs: dict[str, list[str]] = {}
-    for directory, subdirs, files in os.walk(logdir):
-        subdirs.sort()
-        names = sorted(name for name in files if "tfevents" in name)
-        if names:
-            run = os.path.relpath(directory, logdir)
-            runs[run] = [os.path.join(directory, name) for name in names]
-    return runs
 
 
 def value_kind(value: Summary.Value, plugin_name: str = "") -> str:
@@ -276,7 +265,12 @@ class ScalarPoint:
         return {"run": self.run, "tag": self.tag, "step": self.step, "wall_time": self.wall_time, "value": value}
 
 
-def iter_scalars(logdir: str | os.PathLike[str], errors: list[RecordError] | None = None) -> Iterator[ScalarPoint]:
+def iter_scalars(
+    logdir: str | os.PathLike[str],
+    errors: list[RecordError] | None = None,
+    *,
+    skipped: list[SkippedEntry] | None = None,
+) -> Iterator[ScalarPoint]:
     """Yield every scalar of every run, run by run, in file order.
 
     A value counts as a scalar when it is a ``simple_value``, or a one-element float
@@ -286,8 +280,12 @@ def iter_scalars(logdir: str | os.PathLike[str], errors: list[RecordError] | Non
         logdir: a log dir or a single event file.
         errors: if given, a damaged record ends only its own file (as in TensorBoard)
             and its error is appended here; otherwise the error is raised.
+        skipped: if given, what ``find_event_files`` leaves out is appended here, and so
+            is each file that cannot be opened or read (an ``OSError``: deleted since
+            the listing, say), and the other files are still read; otherwise such a
+            file's error is raised.
     """
-    for run, paths in find_event_files(logdir).items():
+    for run, paths in find_event_files(logdir, skipped=skipped).items():
         plugins: dict[str, str] = {}
         for path in paths:
             try:
@@ -296,6 +294,10 @@ def iter_scalars(logdir: str | os.PathLike[str], errors: list[RecordError] | Non
                 if errors is None:
                     raise
                 errors.append(exc)
+            except OSError as exc:
+                if skipped is None:
+                    raise
+                skipped.append(SkippedEntry.from_error(path, exc))
 
 
 def _file_scalars(run: str, path: str, plugins: dict[str, str]) -> Iterator[ScalarPoint]:

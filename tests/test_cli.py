@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
@@ -132,3 +133,138 @@ def test_output_errors_are_reported_without_a_traceback(run_dir, tmp_path):
         f"{sys.executable} -m eventwriter export {run_dir} | head -1", shell=True, capture_output=True, text=True
     )
     assert piped.stdout == "run,tag,step,wall_time,value\n" and "Traceback" not in piped.stderr
+
+
+# Special entries next to a good run: every command finishes, reports the entry with its
+# reason on stderr, and still handles the good run.
+
+
+def good_run(tmp_path):
+    """A log dir with one good run ("good", five scalars); returns (logdir, its event file)."""
+    logdir = tmp_path / "logs"
+    with SummaryWriter(str(logdir / "good")) as writer:
+        for step in range(5):
+            writer.add_scalar("x", float(step), step)
+    (path,) = find_event_files(str(logdir))["good"]
+    return str(logdir), path
+
+
+def make_fifo(path):
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs on this platform")
+    os.mkfifo(path)
+
+
+def make_dangling_symlink(path):
+    os.symlink(os.path.join(os.path.dirname(path), "no-such-target"), path)
+
+
+def make_symlink_loop(path):
+    os.symlink(os.path.basename(path), path)  # points at itself
+
+
+# name of the bad entry's maker -> (maker, reason reported, exit status of every command)
+SPECIAL_ENTRIES = {
+    "fifo": (make_fifo, "expected a regular file, got a FIFO (named pipe)", 1),
+    "dangling_symlink": (make_dangling_symlink, "expected a regular file, got a dangling symlink", 1),
+    "symlink_loop": (make_symlink_loop, "expected a regular file, got a symlink loop", 1),
+    "directory": (os.mkdir, "expected a regular file, got a directory", 0),  # searched, so only noted
+}
+
+
+def check_good_run_handled(command, result, logdir, good):
+    if command == "inspect":
+        assert "run 'good': 1 file(s), 6 event(s)" in result.stdout
+        assert result.stdout.splitlines()[-1].split() == ["x", "scalars", "5", "steps", "0..4"]
+    elif command == "validate":
+        assert f"ok: {good} (6 records" in result.stdout
+        assert "1 file(s) checked, 0 corrupt" in result.stdout
+    else:
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        assert [(r["run"], r["tag"], r["step"], r["value"]) for r in rows] == [
+            ("good", "x", str(step), str(float(step))) for step in range(5)
+        ]
+
+
+@pytest.mark.parametrize("command", ["inspect", "validate", "export"])
+@pytest.mark.parametrize("entry", list(SPECIAL_ENTRIES))
+def test_special_entry_is_reported_and_the_good_run_still_handled(tmp_path, command, entry):
+    make, reason, status = SPECIAL_ENTRIES[entry]
+    logdir, good = good_run(tmp_path)
+    bad = os.path.join(logdir, "good", "events.out.tfevents.0.bad")  # sorts before the good file
+    make(bad)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "eventwriter", command, logdir], capture_output=True, text=True, timeout=20
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"eventwriter {command} hung on {entry} {bad}")
+    assert result.returncode == status, result.stderr
+    assert f"{bad}: {reason}" in result.stderr and "Traceback" not in result.stderr
+    check_good_run_handled(command, result, logdir, good)
+    if command == "validate":
+        assert ("1 could not be checked" in result.stdout) == bool(status)
+
+
+def vanishing_listing(monkeypatch, logdir):
+    """Make every listing of ``logdir`` name an event file that is gone by the time it is opened."""
+    from eventwriter import cli, reader
+
+    real = reader.find_event_files
+    gone = os.path.join(logdir, "good", "events.out.tfevents.0.gone")
+
+    def listing(path, **kwargs):
+        runs = real(path, **kwargs)
+        runs["good"] = sorted([*runs["good"], gone])
+        return runs
+
+    monkeypatch.setattr(cli, "find_event_files", listing)
+    monkeypatch.setattr(reader, "find_event_files", listing)
+    return gone
+
+
+def run_main(capsys, *args):
+    status = main(list(args))
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, status, captured.out, captured.err)
+
+
+@pytest.mark.parametrize("command", ["inspect", "validate", "export"])
+def test_file_deleted_between_listing_and_opening(tmp_path, monkeypatch, capsys, command):
+    logdir, good = good_run(tmp_path)
+    gone = vanishing_listing(monkeypatch, logdir)
+    result = run_main(capsys, command, logdir)
+    assert result.returncode == 1
+    assert f"eventwriter {command}: skipped {gone}: No such file or directory" in result.stderr
+    if command == "inspect":
+        assert "run 'good': 2 file(s), 6 event(s)" in result.stdout
+    else:
+        check_good_run_handled(command, result, logdir, good)
+    if command == "validate":
+        assert "1 file(s) checked, 0 corrupt, 1 could not be checked" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["inspect", "validate", "export"])
+def test_read_error_in_one_file_is_reported_and_the_others_read(tmp_path, monkeypatch, capsys, command):
+    from eventwriter import cli, reader
+
+    logdir, good = good_run(tmp_path)
+    with SummaryWriter(os.path.join(logdir, "bad")) as writer:
+        writer.add_scalar("y", 1.0, 0)
+    (bad,) = find_event_files(os.path.join(logdir, "bad"))["."]
+
+    def failing(read):
+        def call(path, *args, **kwargs):
+            if os.fspath(path) == bad:
+                raise OSError(errno.EIO, "Input/output error", bad)
+            return read(path, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(cli, "scan_file", failing(reader.scan_file))
+    monkeypatch.setattr(cli, "iter_events", failing(reader.iter_events))
+    monkeypatch.setattr(reader, "iter_events", failing(reader.iter_events))
+    result = run_main(capsys, command, logdir)
+    assert result.returncode == 1
+    assert f"eventwriter {command}: skipped {bad}: Input/output error" in result.stderr
+    check_good_run_handled(command, result, logdir, good)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import struct
+import threading
 
 import pytest
 
@@ -151,3 +154,148 @@ def test_a_stream_is_read_from_its_start_and_must_be_seekable_binary(logdir, tmp
             list(iter_records(pipe_out))
     with open(path, encoding="latin-1") as text, pytest.raises(TypeError, match="seekable binary file"):
         list(iter_events(text))
+
+
+def finishes(call, fifo, seconds=10.0):
+    """Run ``call()`` in a thread and return ("value" or "error", result); if it is still
+    blocked on the FIFO after ``seconds``, release it (open the write end) and fail."""
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # the blocked open returns
+        thread.join(seconds)
+        pytest.fail(f"blocked on the FIFO {fifo} for {seconds} s")
+    ((kind, result),) = outcome.items()
+    return kind, result
+
+
+def special_entries(directory):
+    """Entries named like event files that are no regular files; name -> the reason given."""
+    directory = str(directory)
+    reasons = {}
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(os.path.join(directory, "events.out.tfevents.fifo"))
+        reasons["events.out.tfevents.fifo"] = "expected a regular file, got a FIFO (named pipe)"
+    os.symlink(os.path.join(directory, "missing"), os.path.join(directory, "events.out.tfevents.dangling"))
+    reasons["events.out.tfevents.dangling"] = "expected a regular file, got a dangling symlink"
+    os.symlink("events.out.tfevents.loop", os.path.join(directory, "events.out.tfevents.loop"))
+    reasons["events.out.tfevents.loop"] = "expected a regular file, got a symlink loop"
+    return reasons
+
+
+def test_find_event_files_leaves_out_and_reports_what_is_no_regular_file(tmp_path, monkeypatch):
+    good = write_run(str(tmp_path / "run"))
+    os.symlink(good, str(tmp_path / "run" / "events.out.tfevents.link"))  # a link to a file is fine
+    reasons = special_entries(tmp_path / "run")
+    if hasattr(socket, "AF_UNIX"):
+        monkeypatch.chdir(tmp_path / "run")  # a relative address: socket paths are short
+        with socket.socket(socket.AF_UNIX) as server:
+            server.bind("events.out.tfevents.sock")
+        reasons["events.out.tfevents.sock"] = "expected a regular file, got a socket"
+    os.makedirs(tmp_path / "run" / "events.out.tfevents.dir")
+    nested = write_run(str(tmp_path / "run" / "events.out.tfevents.dir"))  # a directory is still searched
+    skipped = []
+    runs = find_event_files(str(tmp_path), skipped=skipped)
+    assert runs == {
+        "run": [good, str(tmp_path / "run" / "events.out.tfevents.link")],
+        "run/events.out.tfevents.dir": [nested],
+    }
+    assert find_event_files(str(tmp_path)) == runs
+    by_name = {os.path.basename(entry.path): entry for entry in skipped}
+    assert {name: entry.reason for name, entry in by_name.items() if not entry.searched} == reasons
+    directory = by_name["events.out.tfevents.dir"]
+    assert directory.searched and directory.reason.startswith("expected a regular file, got a directory")
+    assert len(skipped) == len(reasons) + 1
+    assert find_event_files(good, skipped=skipped) == {".": [good]}  # a single file still works
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_a_fifo_is_never_opened_and_never_blocks(tmp_path):
+    fifo = str(tmp_path / "events.out.tfevents.fifo")
+    os.mkfifo(fifo)
+    for call in [
+        lambda: list(iter_records(fifo)),
+        lambda: list(iter_events(fifo)),
+        lambda: scan_file(fifo),
+    ]:
+        kind, error = finishes(call, fifo)
+        assert kind == "error" and isinstance(error, OSError), error
+        assert str(error) == f"{fifo}: expected a regular file, got a FIFO (named pipe)"
+    kind, error = finishes(lambda: list(iter_scalars(fifo)), fifo)
+    assert kind == "error" and str(error) == f"{fifo}: expected a log dir or an event file, got a FIFO (named pipe)"
+    write_run(str(tmp_path))
+    skipped = []
+    kind, points = finishes(lambda: list(iter_scalars(str(tmp_path), skipped=skipped)), fifo)
+    assert kind == "value" and [p.value for p in points] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert [(entry.path, entry.reason) for entry in skipped] == [
+        (fifo, "expected a regular file, got a FIFO (named pipe)")
+    ]
+
+
+def test_a_file_removed_between_listing_and_stat_is_reported(tmp_path, monkeypatch):
+    good = write_run(str(tmp_path))
+    walk = os.walk
+
+    def listing_with_a_removed_file(top, *args, **kwargs):
+        for directory, subdirs, files in walk(top, *args, **kwargs):
+            yield directory, subdirs, [*files, "events.out.tfevents.removed"]
+
+    monkeypatch.setattr(os, "walk", listing_with_a_removed_file)
+    skipped = []
+    assert find_event_files(str(tmp_path), skipped=skipped) == {".": [good]}
+    assert [(e.path, e.reason) for e in skipped] == [
+        (str(tmp_path / "events.out.tfevents.removed"), "No such file or directory")
+    ]
+
+
+def test_iter_scalars_goes_on_past_a_file_that_cannot_be_opened(tmp_path, monkeypatch):
+    from eventwriter import reader
+
+    write_run(str(tmp_path / "a"))
+    write_run(str(tmp_path / "b"))
+    gone = str(tmp_path / "a" / "events.out.tfevents.0.gone")
+    real = reader.find_event_files
+
+    def listing(path, **kwargs):  # names a file that is deleted before it is opened
+        runs = real(path, **kwargs)
+        runs["a"].insert(0, gone)
+        return runs
+
+    monkeypatch.setattr(reader, "find_event_files", listing)
+    skipped = []
+    points = list(iter_scalars(str(tmp_path), skipped=skipped))
+    assert [(p.run, p.step) for p in points] == [(run, step) for run in "ab" for step in range(5)]
+    assert [(e.path, e.reason, e.searched) for e in skipped] == [(gone, "No such file or directory", False)]
+    with pytest.raises(FileNotFoundError):
+        list(iter_scalars(str(tmp_path)))
+
+
+def test_a_directory_that_cannot_be_listed(tmp_path, monkeypatch):
+    good = write_run(str(tmp_path / "a"))
+    write_run(str(tmp_path / "locked"))
+    scandir = os.scandir
+    locked = {str(tmp_path / "locked")}
+
+    def refusing(path="."):
+        if os.fspath(path) in locked:
+            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    skipped = []
+    assert find_event_files(str(tmp_path), skipped=skipped) == {"a": [good]}
+    assert [(e.path, e.reason, e.searched) for e in skipped] == [
+        (str(tmp_path / "locked"), "a directory that cannot be listed: Permission denied", False)
+    ]
+    locked.add(str(tmp_path))  # the log dir itself: an error, not an empty log dir
+    with pytest.raises(PermissionError):
+        find_event_files(str(tmp_path))

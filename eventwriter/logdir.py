@@ -1,0 +1,139 @@
+"""What a log dir holds: its runs and their event files, and what is left out and why.
+
+Only regular files (or symlinks to one) are event files. A FIFO, socket or device named
+like one is never opened, so nothing waits for a writer that never comes; a dangling
+symlink, a symlink loop, a file gone since the listing or a directory that cannot be
+listed is reported as a ``SkippedEntry``, and the rest is still found.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass
+from typing import BinaryIO
+
+__all__ = ["SkippedEntry", "check_regular", "find_event_files", "open_regular"]
+
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX; Windows has no FIFOs in the file system
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows
+_FILE_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFSOCK: "a socket"}
+_FILE_KINDS.update({stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"})
+
+
+def _kind(mode: int) -> str:
+    return _FILE_KINDS.get(stat.S_IFMT(mode), f"file type {stat.S_IFMT(mode):#o}")
+
+
+def _not_regular(path: str, got: str) -> OSError:
+    return OSError(f"{path}: expected a regular file, got {got}")
+
+
+def check_regular(path: str) -> None:
+    """Raise OSError unless ``path`` is a regular file or a symlink to one; never opens it."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise _not_regular(path, "a dangling symlink") from None
+        raise
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _not_regular(path, "a symlink loop") from None
+        raise
+    if not stat.S_ISREG(mode):
+        raise _not_regular(path, _kind(mode))
+
+
+def open_regular(path: str) -> BinaryIO:
+    """Open a regular file for reading; OSError for anything else. A FIFO or device is
+    never opened; the open does not block, in case the path was replaced since the check."""
+    check_regular(path)
+    fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_BINARY)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise _not_regular(path, _kind(mode))
+        if _O_NONBLOCK:
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+@dataclass(frozen=True)
+class SkippedEntry:
+    """An entry of a log dir not read as an event file; ``reason`` leaves out the path.
+
+    ``searched`` is True for a directory named like an event file: it is searched for
+    runs like any other directory, so nothing in it is lost.
+    """
+
+    path: str
+    reason: str
+    searched: bool = False
+
+    @classmethod
+    def from_error(cls, path: str, error: OSError) -> SkippedEntry:
+        """The entry for a file whose listing, opening or reading raised ``error``."""
+        return cls(path, (error.strerror or str(error)).removeprefix(f"{path}: "))
+
+
+def find_event_files(
+    logdir: str | os.PathLike[str], *, skipped: list[SkippedEntry] | None = None
+) -> dict[str, list[str]]:
+    """Map each run (directory relative to ``logdir``, "." for itself) to its event files.
+
+    Files are those with "tfevents" in their name that are regular files or symlinks to
+    one, in name order (TensorBoard's order). Nothing is opened.
+
+    Args:
+        logdir: a log dir, or a single event file (its run is ".").
+        skipped: if given, what is left out is appended here with its reason: entries
+            named like event files that are no regular files (FIFOs, sockets, devices,
+            directories, dangling symlinks, symlink loops) or are gone when looked at,
+            and subdirectories that cannot be listed.
+
+    Raises:
+        FileNotFoundError: ``logdir`` does not exist.
+        OSError: ``logdir`` is neither a directory nor a regular file, or cannot be listed.
+    """
+    logdir = os.fspath(logdir)
+    try:
+        mode = os.stat(logdir).st_mode
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no such log dir: {logdir}") from None
+    if stat.S_ISREG(mode):
+        return {".": [logdir]}
+    if not stat.S_ISDIR(mode):
+        raise OSError(f"{logdir}: expected a log dir or an event file, got {_kind(mode)}")
+    left_out: list[SkippedEntry] = [] if skipped is None else skipped
+
+    def unlistable(error: OSError) -> None:
+        if error.filename == logdir:
+            raise error
+        left_out.append(
+            SkippedEntry(str(error.filename), f"a directory that cannot be listed: {error.strerror or error}")
+        )
+
+    runs: dict[str, list[str]] = {}
+    for directory, subdirs, files in os.walk(logdir, onerror=unlistable):
+        subdirs.sort()
+        named = [os.path.join(directory, name) for name in sorted(subdirs + files) if "tfevents" in name]
+        paths = [path for path in named if _is_regular(path, left_out)]
+        if paths:
+            runs[os.path.relpath(directory, logdir)] = paths
+    return runs
+
+
+def _is_regular(path: str, left_out: list[SkippedEntry]) -> bool:
+    try:
+        check_regular(path)
+    except OSError as exc:
+        searched = os.path.isdir(path) and not os.path.islink(path)  # os.walk does not follow links
+        reason = SkippedEntry.from_error(path, exc).reason
+        left_out.append(SkippedEntry(path, f"{reason} (searched for runs)" if searched else reason, searched))
+        return False
+    return True
