@@ -4,9 +4,10 @@ Every write-behind queue still open when the process ends is drained, synced and
 writing synchronously (``WriteBehind.finish_at_exit``):
 
 * at interpreter exit, by an ``atexit`` hook;
-* at the end of a child of multiprocessing's fork start method (DataLoader and Pool
-  workers), which ends with ``os._exit`` and so skips ``atexit``: multiprocessing runs
-  its own finalizers there, and one is registered in each process that makes a queue.
+* at the end of a child of multiprocessing's fork or forkserver start methods (DataLoader
+  and Pool workers), which ends with ``os._exit`` and so skips ``atexit``:
+  multiprocessing runs its own finalizers there, and one is registered in each process
+  that makes a queue (again after the child clears those it inherited).
 
 Values logged after that (from an ``atexit`` handler registered before eventwriter was
 imported, or by a daemon thread) are written by the caller at once, and queues made then
@@ -60,14 +61,33 @@ def finish_all() -> None:
 
 
 def _hook_multiprocessing() -> None:
-    global _finalizer_pid
+    global _finalizer_pid, _restart_hooked
     if _finalizer_pid == os.getpid() or "multiprocessing" not in sys.modules:
-        return  # without multiprocessing no fork child of it can be running here
+        return  # without multiprocessing no child of it can be running here
     from multiprocessing import util
 
-    # A fork child clears the finalizers it inherited, so each process registers its own.
+    # A child clears the finalizers it inherited, so each process registers its own.
     util.Finalize(None, finish_all, exitpriority=100)
     _finalizer_pid = os.getpid()
+    if not _restart_hooked:  # inherited by children: once per process tree
+        util.register_after_fork(_restart_hooked_by, _after_process_start)
+        _restart_hooked = True
 
 
+def _after_process_start(_: object) -> None:
+    """In a multiprocessing child, once its inherited finalizers are cleared: a writer
+    made before (a module-level one, made again as a spawn or forkserver child imports the
+    main module) needs the finalizer registered anew."""
+    global _finalizer_pid
+    _finalizer_pid = None
+    if _open:
+        _hook_multiprocessing()
+
+
+class _Key:
+    """What multiprocessing's after-fork registry holds a weak reference to."""
+
+
+_restart_hooked_by = _Key()
+_restart_hooked = False
 atexit.register(finish_all)

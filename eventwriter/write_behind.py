@@ -69,6 +69,7 @@ class _Deferred(NamedTuple):
     build: Callable[[], bytes]
     weight: int  # bytes it holds while queued, for the backlog bound
     label: str  # names it in the error raised if building fails
+    estimate: float  # seconds its build was expected to take when it was queued
 
 
 _Item = Union[bytes, _Barrier, _Deferred]
@@ -93,6 +94,9 @@ class WriteBehind:
         self._batch_window = batch_window
         self._max_pending_bytes = min(MIN_PENDING_BYTES, MAX_PENDING_BYTES)  # until the thread's speed is known
         self._rate = 0.0  # bytes a second the thread writes, a moving average
+        self._build_cost = 0.0  # seconds per byte of weight of recent deferred builds; 0: none yet
+        self._queued_build_secs = 0.0  # expected build time of deferred items; grows in callers' threads
+        self._built_secs = 0.0  # the same for those built; grows in the writer thread
         self._pending: deque[_Item] = deque()
         self._enqueued_bytes = 0  # grows in callers' threads
         self._written_bytes = 0  # grows in the writer thread
@@ -157,12 +161,15 @@ class WriteBehind:
         raises EventWriterError starting with ``label``.
         """
         self.check()
-        item = _Deferred(build, weight, label)
+        # Before any build was timed, an item is expected to take what the queue allows.
+        estimate = weight * self._build_cost if self._build_cost else MAX_LAG / 2
+        item = _Deferred(build, weight, label, estimate)
         if self._state is not None:
             self._write_late(item)
             return
         self._pending.append(item)
         self._enqueued_bytes += weight
+        self._queued_build_secs += estimate
         self._wake()  # a costly item: lag and backlog are checked every time
         if self._state is not None:
             self._withdraw(item)
@@ -314,13 +321,23 @@ class WriteBehind:
                 self._idle = False
                 self._wakeup.set()
         # Counters are updated without a lock; a lost increment only loosens this bound.
-        if self.pending_bytes > self._max_pending_bytes:
+        if self._behind():
             self._wait_until_caught_up()
 
+    def _behind(self) -> bool:
+        """Whether the queue holds more than its thread writes in MAX_LAG / 2: more bytes
+        than its measured speed allows, or deferred items expected to take longer to build.
+        The first deferred item is always taken; a small one is only a few bytes, but a
+        video may take its thread seconds."""
+        if self.pending_bytes > self._max_pending_bytes:
+            return True
+        return self._queued_build_secs - self._built_secs > MAX_LAG / 2 + 1e-9
+
     def _wait_until_caught_up(self) -> None:
-        """Wait until the queue is under its limit again (a stall lasts about one batch)."""
+        """Wait until the queue is under its limits again (a stall lasts about one batch,
+        or one deferred build)."""
         while not self._stopped.is_set() and self._state is None:
-            if self.pending_bytes <= self._max_pending_bytes:
+            if not self._behind():
                 return
             self._progress.clear()
             self._request_write()
@@ -419,6 +436,9 @@ class WriteBehind:
                         self._build_errors.append((item.label, exc))
                         weight_correction += item.weight
                         continue
+                    finally:
+                        self._built_secs += item.estimate
+                    self._note_build(item.weight, time.monotonic() - started)
                     weight_correction += item.weight - len(record)
                     append(record)
                 elif isinstance(item, _Barrier):
@@ -447,6 +467,12 @@ class WriteBehind:
         rate = queued_bytes / seconds
         self._rate = rate if self._rate == 0 else 0.7 * self._rate + 0.3 * rate
         self._max_pending_bytes = int(min(MAX_PENDING_BYTES, max(MIN_PENDING_BYTES, self._rate * MAX_LAG / 2)))
+
+    def _note_build(self, weight: int, seconds: float) -> None:
+        """Fold one deferred build into the expected cost of the next: a slower build
+        counts at once, a faster one by halves (kinds differ a hundredfold a byte)."""
+        cost = seconds / max(weight, 1)
+        self._build_cost = cost if cost > self._build_cost else (self._build_cost + cost) / 2
 
     def _fail(self, exc: BaseException) -> None:
         self._error = exc

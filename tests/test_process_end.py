@@ -54,6 +54,41 @@ def test_pool_workers_that_never_close_keep_everything(tmp_path):
         assert len(scalars(run, "loss")) == 1000
 
 
+MODULE_LEVEL_WRITER = """
+import multiprocessing, os, sys
+from eventwriter import SummaryWriter
+
+# Made again in each child as it imports this script as __mp_main__, before the child
+# clears the multiprocessing finalizers it inherited.
+writer = SummaryWriter(os.path.join(sys.argv[2], f"p{os.getpid()}")) if __name__ == "__mp_main__" else None
+
+def body():
+    for step in range(3):  # fewer than max_queue: they wait for the batch window
+        writer.add_scalar("x", float(step), step)
+
+if __name__ == "__main__":
+    children = [multiprocessing.get_context(sys.argv[1]).Process(target=body) for _ in range(3)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join()
+"""
+
+
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_a_module_level_writer_of_a_forkserver_or_spawn_child_keeps_everything(tmp_path, method):
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} start method here")
+    script = tmp_path / "script.py"
+    script.write_text(MODULE_LEVEL_WRITER)
+    result = subprocess.run([sys.executable, str(script), method, str(tmp_path / "runs")], timeout=120)
+    assert result.returncode == 0
+    runs = sorted(os.listdir(tmp_path / "runs"))
+    assert len(runs) == 3
+    for run in runs:
+        assert scalars(str(tmp_path / "runs" / run), "x") == [(0, 0.0), (1, 1.0), (2, 2.0)]
+
+
 def test_values_logged_by_an_atexit_handler_after_the_exit_hook_are_written(tmp_path):
     script = textwrap.dedent(
         f"""

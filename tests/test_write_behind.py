@@ -408,6 +408,35 @@ def test_no_record_waits_much_longer_than_max_lag_behind_a_slow_thread(sink_path
     assert max(waits) < write_behind.MAX_LAG + 0.3, f"a record waited {max(waits):.2f} s"
 
 
+def test_a_burst_of_slow_deferred_builds_is_not_all_queued_at_once(sink_path):
+    """Each build takes 0.3 s: the queue takes what its thread builds in about MAX_LAG / 2,
+    so no item waits for a pile of builds before it (the weight is only a few bytes)."""
+
+    class TimedSink(CountingSink):
+        def __init__(self, path):
+            super().__init__(path)
+            self.times = []
+
+        def write(self, data):
+            super().write(data)
+            self.times += [time.monotonic()] * len(list(iter_records(io.BytesIO(data))))
+
+    def slow(number: int) -> bytes:
+        time.sleep(0.3)
+        return record(number)
+
+    sink = TimedSink(sink_path)
+    queue = WriteBehind(sink, max_queue=10, flush_secs=120, batch_window=0.1)
+    added = []
+    for number in range(12):
+        queue.put_later(lambda n=number: slow(n), 10, "slow")
+        added.append(time.monotonic())
+    queue.close()
+    assert written(sink_path) == list(range(12))
+    waits = [done - put for put, done in zip(added, sink.times)]
+    assert max(waits) < write_behind.MAX_LAG / 2 + 2 * 0.3 + 0.4, f"an item waited {max(waits):.2f} s"
+
+
 def test_at_exit_queued_records_are_written_and_later_ones_written_by_the_caller(sink_path):
     queue, sink = make(sink_path, batch_window=30)
     queue.put(record(1))
