@@ -224,3 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"eventwriter {args.command}: {exc}", file=sys.stderr)
         return 2
+
+
+if __name__ == "__main__":  # python -m eventwriter.cli
+    sys.exit(main())

@@ -240,6 +240,11 @@ class EventFileWriter:
         self._put(frame(event.SerializeToString()))
 
 
+# events.out.tfevents.<10-digit time>.<hostname>.<pid>.<n><suffix>: hostname and suffix share
+# what 255 bytes leave; each may take this much with room for the rest.
+_MAX_NAME_PART_BYTES = 100
+
+
 def check_file_options(
     max_queue: object, flush_secs: object, filename_suffix: object, clock: object, hostname: object, pid: object
 ) -> None:
@@ -268,6 +273,15 @@ def _check_name_part(name: str, part: object, *, may_be_empty: bool) -> None:
     if "/" in part or os.sep in part or "\0" in part or not (part or may_be_empty):
         empty = "" if may_be_empty else " or be empty"
         raise ValueError(f"{name} goes into file names: it cannot hold '/' or NUL{empty}, got {part!r}")
+    try:
+        size = len(part.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise ValueError(f"{name} goes into file names: it must be valid Unicode text, got {part!r}") from None
+    if size > _MAX_NAME_PART_BYTES:
+        raise ValueError(
+            f"{name} goes into file names, which file systems limit to 255 bytes: it may take "
+            f"{_MAX_NAME_PART_BYTES} bytes (UTF-8), got {size}"
+        )
 
 
 def read_clock(clock: Callable[[], float]) -> float:

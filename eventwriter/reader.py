@@ -228,7 +228,8 @@ def scalar_value(value: Summary.Value) -> float | None:
     """The number of a scalar value: simple_value, or a one-element float tensor.
 
     The tensor's value may be in its typed field (as torch writes it) or in
-    ``tensor_content`` (as TensorFlow 2 writes it).
+    ``tensor_content`` (as TensorFlow 2 writes it). A tensor whose bytes hold no single
+    value of its dtype is no scalar: None.
     """
     if value.HasField("simple_value"):
         return value.simple_value
@@ -237,12 +238,15 @@ def scalar_value(value: Summary.Value) -> float | None:
     tensor = value.tensor
     field_name, dtype = _SCALAR_DTYPES[tensor.dtype]
     if tensor.tensor_content:
-        array = np.frombuffer(tensor.tensor_content, dtype=dtype)
-        return float(array[0]) if array.size == 1 else None
+        if len(tensor.tensor_content) != np.dtype(dtype).itemsize:
+            return None  # not one value of the dtype
+        return float(np.frombuffer(tensor.tensor_content, dtype=dtype)[0])
     values = getattr(tensor, field_name)
     if len(values) != 1:
         return None
     if tensor.dtype == DT_HALF:
+        if not 0 <= values[0] < 1 << 16:
+            return None  # no float16 has these bits
         return float(np.array(values[0], dtype=np.uint16).view(np.float16))
     return float(values[0])
 

@@ -9,6 +9,7 @@ torch's layout, which users' dashboards depend on: the writer's own run is ``log
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from collections.abc import Iterable
@@ -17,7 +18,7 @@ from typing import Any
 
 from eventwriter import forks
 from eventwriter.convert import describe
-from eventwriter.errors import EventWriterError
+from eventwriter.errors import EventWriterError, WriterClosedError
 from eventwriter.event_file import read_clock
 from eventwriter.file_writer import FileWriter
 from eventwriter.proto.event_pb2 import Event, SessionLog
@@ -58,6 +59,7 @@ class Runs:
         self._purge_step = purge_step
         self._writers: dict[str, FileWriter] | None = None
         self._scalars_runs: dict[tuple[str, str], Run] = {}  # (main_tag, key) -> sub-run
+        self._closing: list[FileWriter] = []  # detached by close(), not yet closed
         self._lock = threading.RLock()
         self._forked = False
         forks.register(self)
@@ -104,13 +106,19 @@ class Runs:
 
         Raises:
             ValueError: the path would leave the log dir (or be the log dir itself,
-                unless ``allow_base``), or names a directory of over 255 bytes;
-                ``what`` starts the message.
+                unless ``allow_base``), holds NUL or a lone surrogate, or names a
+                directory of over 255 bytes; ``what`` starts the message.
         """
+        if "\0" in relative:
+            raise ValueError(f"{what} cannot name a directory: it holds a NUL character")
+        try:
+            relative.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(f"{what} cannot name a directory: it holds a lone surrogate at {exc.start}") from None
         path = self.options.storage.join(self.log_dir, relative)
         if not resolves_inside(self.log_dir, path, allow_base=allow_base):
             raise ValueError(f"{what} would place its run at {path!r}, outside the log dir {self.log_dir!r}")
-        longest = max(len(part.encode("utf-8", "surrogatepass")) for part in relative.split("/"))
+        longest = max(len(part.encode("utf-8")) for part in relative.split("/"))
         if longest > MAX_NAME_BYTES:
             raise ValueError(f"{what} makes a directory name of {longest} bytes; file systems allow {MAX_NAME_BYTES}")
         return path
@@ -185,16 +193,35 @@ class Runs:
         with self._lock:  # other threads may be adding sub-runs
             writers = None if self._writers is None else list(self._writers.values())
         if writers is not None:
-            _each(writers, FileWriter.flush)
+            _each(writers, _flush_unless_closed)
 
     def close(self) -> None:
         """Close every run; later calls do nothing. Every run is closed even if closing
-        one fails; the first error is raised."""
+        one fails; the first error is raised. If interrupted (Ctrl-C), the next call
+        closes the runs still open."""
         with self._lock:
-            writers, self._writers, self.main = self._writers, None, None
+            if self._writers is not None:
+                self._closing += self._writers.values()
+            self._writers, self.main = None, None
             self._scalars_runs = {}
-        if writers is not None:
-            _each(list(writers.values()), FileWriter.close)
+        error: Exception | None = None
+        while self._closing:  # another thread may be closing them too: closing is idempotent
+            writer = self._closing[0]
+            try:
+                writer.close()
+            except Exception as exc:
+                error = error or exc
+            with contextlib.suppress(ValueError):  # not reached if interrupted: the next call goes on
+                self._closing.remove(writer)
+        if error is not None:
+            raise error
+
+
+def _flush_unless_closed(writer: FileWriter) -> None:
+    try:
+        writer.flush()
+    except WriterClosedError:  # closed by another thread since: close() wrote everything
+        pass
 
 
 def _each(writers: list[FileWriter], method: Any) -> None:

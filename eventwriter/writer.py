@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventwriter import projector, summary
 from eventwriter.convert import check_tag, describe, to_float, to_step, to_walltime
+from eventwriter.errors import WriterClosedError
 from eventwriter.figures import figure_to_image
 from eventwriter.file_writer import FileWriter
 from eventwriter.plugins import Deferred
@@ -110,11 +111,17 @@ class SummaryWriter:
 
     def _write(self, built: Summary, tag: str, global_step: Any, walltime: Any) -> None:
         step, wall = to_step(tag, global_step), self._wall(tag, walltime)
-        self._runs.open().write_summary(built, step, wall)
+        try:
+            self._runs.open().write_summary(built, step, wall)
+        except WriterClosedError:  # closed by another thread meanwhile: a new file, as after close()
+            self._runs.open().write_summary(built, step, wall)
 
     def _write_later(self, deferred: Deferred, tag: str, global_step: Any, walltime: Any) -> None:
         step, wall = to_step(tag, global_step), self._wall(tag, walltime)
-        self._runs.open().write_later(deferred, step, wall, tag)
+        try:
+            self._runs.open().write_later(deferred, step, wall, tag)
+        except WriterClosedError:  # as in _write
+            self._runs.open().write_later(deferred, step, wall, tag)
 
     # -- scalars, text, tensors ------------------------------------------------------------
 
@@ -142,7 +149,10 @@ class SummaryWriter:
             global_step = to_step(tag, global_step)
         wall = self._clock() if walltime is None else to_walltime(tag, walltime)
         run = self._runs.main or self._runs.open()
-        run.write_scalar(tag, scalar_value, global_step, wall, new_style, double_precision)
+        try:
+            run.write_scalar(tag, scalar_value, global_step, wall, new_style, double_precision)
+        except WriterClosedError:  # as in _write
+            self._runs.open().write_scalar(tag, scalar_value, global_step, wall, new_style, double_precision)
 
     def add_scalars(
         self, main_tag: str, tag_scalar_dict: Mapping[str, Any], global_step: Any = None, walltime: Any = None

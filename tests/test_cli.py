@@ -268,3 +268,36 @@ def test_read_error_in_one_file_is_reported_and_the_others_read(tmp_path, monkey
     assert result.returncode == 1
     assert f"eventwriter {command}: skipped {bad}: Input/output error" in result.stderr
     check_good_run_handled(command, result, logdir, good)
+
+
+def test_export_leaves_out_tensors_that_hold_no_single_value_of_their_dtype(tmp_path, capsys):
+    """CRCs fine, but a float16 'scalar' with bits beyond 16 and a float32 one with 3
+    content bytes: not scalars, and no traceback."""
+    from eventwriter import FileWriter
+    from eventwriter.proto.event_pb2 import Event
+    from eventwriter.proto.summary_pb2 import Summary, SummaryMetadata
+    from eventwriter.proto.tensor_pb2 import TensorProto
+    from eventwriter.proto.types_pb2 import DT_FLOAT, DT_HALF
+
+    metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="scalars"))
+    tensors = {
+        "half": TensorProto(dtype=DT_HALF, half_val=[70000]),
+        "short": TensorProto(dtype=DT_FLOAT, tensor_content=b"abc"),
+        "good": TensorProto(dtype=DT_FLOAT, float_val=[2.5]),
+    }
+    writer = FileWriter(str(tmp_path))
+    for tag, tensor in tensors.items():
+        value = Summary.Value(tag=tag, tensor=tensor, metadata=metadata)
+        writer.add_event(Event(step=1, wall_time=1.0, summary=Summary(value=[value])))
+    writer.close()
+    assert main(["export", str(tmp_path), "--format", "jsonl"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(line["tag"], line["value"]) for line in lines] == [("good", 2.5)]
+
+
+def test_the_cli_module_runs_with_python_dash_m(tmp_path):
+    SummaryWriter(str(tmp_path)).close()
+    result = subprocess.run(
+        [sys.executable, "-m", "eventwriter.cli", "validate", str(tmp_path)], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and "1 file" in result.stdout, result

@@ -213,6 +213,13 @@ def test_forked_child_cannot_write_the_parents_file(logdir):
         ({"hostname": "h\0"}, ValueError, "hostname goes into file names"),
         ({"hostname": 5}, TypeError, "hostname must be a str, got int 5"),
         ({"filename_suffix": "/x"}, ValueError, "filename_suffix goes into file names: it cannot hold '/' or NUL, got"),
+        ({"filename_suffix": "s" * 101}, ValueError, "filename_suffix goes into file names, which file systems limit"),
+        (
+            {"hostname": "é" * 51},
+            ValueError,
+            "it may take 100 bytes (UTF-8), got 102",
+        ),
+        ({"hostname": "h\udc80"}, ValueError, "hostname goes into file names: it must be valid Unicode text"),
         ({"pid": True}, TypeError, "pid must be an int or None, got bool"),
         ({"pid": "12"}, TypeError, "pid must be an int or None, got str"),
         ({"pid": -1}, ValueError, "pid must not be negative, got -1"),

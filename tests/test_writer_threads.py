@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
 import pytest
 from helpers import scalars
@@ -119,3 +120,53 @@ def test_eight_threads_times_5000_scalars_are_all_there_exactly_once(logdir):
         assert scalars(logdir, f"thread{thread}") == [(step, float(thread)) for step in range(5000)]
     shared = sorted(int(value) for _, value in scalars(logdir, "shared"))
     assert shared == sorted(t * 10_000 + s for t in range(8) for s in range(5000))
+
+
+def test_adds_and_flushes_racing_close_neither_fail_nor_lose_values(logdir):
+    writer = SummaryWriter(logdir)
+    stop, added = threading.Event(), [0]
+
+    def add() -> None:
+        while not stop.is_set():
+            writer.add_scalar("x", 1.0, added[0])
+            writer.add_text("t", "text", added[0])
+            added[0] += 1
+            writer.flush()
+
+    def close_often() -> None:
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end:
+            writer.close()
+
+    adder = threading.Thread(target=add)
+    adder.start()
+    try:
+        run_together(2, lambda n: close_often())
+    finally:
+        stop.set()
+        adder.join()
+    writer.close()
+    assert [step for step, _ in sorted(scalars(logdir, "x"))] == list(range(added[0]))
+
+
+def test_a_close_interrupted_by_ctrl_c_is_finished_by_the_next_close(logdir, monkeypatch):
+    from eventwriter.file_writer import FileWriter
+
+    threads_before = len(writer_threads())
+    writer = SummaryWriter(logdir)
+    writer.add_scalars("m", {"a": 1.0, "b": 2.0, "c": 3.0}, 0)
+    close = FileWriter.close
+    interrupted = []
+
+    def interrupt_once(self) -> None:
+        if not interrupted:
+            interrupted.append(self)
+            raise KeyboardInterrupt
+        close(self)
+
+    monkeypatch.setattr(FileWriter, "close", interrupt_once)
+    with pytest.raises(KeyboardInterrupt):
+        writer.close()
+    writer.close()
+    assert len(writer_threads()) == threads_before
+    assert all(scalars(os.path.join(logdir, f"m_{key}"), "m") for key in "abc")
