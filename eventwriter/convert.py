@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,6 +23,7 @@ import numpy as np
 __all__ = [
     "about_tag",
     "check_tag",
+    "check_text",
     "describe",
     "is_torch_tensor",
     "positive",
@@ -53,11 +55,19 @@ def check_tag(tag: Any, what: str = "tag") -> str:
         raise TypeError(f"{what} must be a non-empty str, got {describe(tag)}")
     if not tag:
         raise ValueError(f"{what} must be a non-empty str, got an empty string")
+    return check_text("", what, tag)
+
+
+def check_text(tag: str, what: str, text: str) -> str:
+    """Return ``text`` (argument ``what``, a str) if UTF-8 can encode it, else ValueError."""
     try:
-        tag.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{what} must be valid Unicode text, got {tag!r} (it holds a lone surrogate)") from None
-    return tag
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        preview = describe(text[max(0, exc.start - 10) : exc.start + 10])
+        raise ValueError(
+            f"{tag_prefix(tag)}{what} must be valid Unicode text, got a lone surrogate at {exc.start}: {preview}"
+        ) from None
+    return text
 
 
 def is_torch_tensor(value: Any) -> bool:
@@ -77,6 +87,22 @@ def _torch_to_numpy(tensor: Any) -> np.ndarray:
     return np.asarray(tensor.cpu().numpy())
 
 
+# numpy before 1.24 warns about ragged nested sequences (and makes an object array of
+# them); later versions raise ValueError. Only there the warning is turned into an error.
+_RAGGED_WARNING: type[Warning] | None = None
+if np.lib.NumpyVersion(np.__version__) < "1.24.0":
+    _RAGGED_WARNING = np.VisibleDeprecationWarning  # type: ignore[attr-defined]  # numpy 2 moved it
+_NOT_ARRAY_LIKE = (TypeError, ValueError) if _RAGGED_WARNING is None else (TypeError, ValueError, _RAGGED_WARNING)
+
+
+def _asarray(value: Any) -> np.ndarray:
+    if _RAGGED_WARNING is None:
+        return np.asarray(value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", _RAGGED_WARNING)
+        return np.asarray(value)
+
+
 def to_numpy(value: Any, tag: str, what: str = "value") -> np.ndarray:
     """Convert a torch tensor, numpy array, Python scalar or sequence to an ndarray."""
     if isinstance(value, np.ndarray):
@@ -90,8 +116,8 @@ def to_numpy(value: Any, tag: str, what: str = "value") -> np.ndarray:
     if isinstance(value, (str, bytes)):
         raise TypeError(f"{about}{what} must be numeric (a tensor, an array or a number), got {describe(value)}")
     try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as exc:
+        array = _asarray(value)
+    except _NOT_ARRAY_LIKE as exc:
         raise TypeError(f"{about}{what} must be array-like, got {describe(value)} ({exc})") from None
     if array.dtype == object:
         raise TypeError(f"{about}{what} must be numeric, got {describe(value)}")
@@ -152,6 +178,8 @@ def to_step(tag: str, step: Any) -> int | None:
         size = step.numel() if is_torch_tensor(step) else step.size
         if size != 1:
             raise ValueError(f"{tag!r}: global_step must be a single integer, got {describe(step)}")
+        if isinstance(step, np.ndarray) and step.dtype.kind not in "biuf":  # object arrays hold anything
+            raise TypeError(f"{tag!r}: global_step must be an integer, got an array of dtype {step.dtype}")
         return to_step(tag, step.reshape(-1)[0].item())
     raise TypeError(f"{tag!r}: global_step must be an integer, got {describe(step)}")
 
@@ -177,7 +205,8 @@ def about_tag(tag: str, what: str = "") -> Iterator[None]:
         message = str(exc)
         if message.startswith(repr(tag)):
             raise
-        raise type(exc)(f"{tag!r}: {what + ': ' if what else ''}{message}") from None
+        kind = TypeError if isinstance(exc, TypeError) else ValueError  # a subclass may need more than a message
+        raise kind(f"{tag!r}: {what + ': ' if what else ''}{message}") from None
 
 
 def positive(tag: str, name: str, value: Any) -> float:
@@ -189,7 +218,10 @@ def positive(tag: str, name: str, value: Any) -> float:
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{tag_prefix(tag)}{name} must be a positive number, got {describe(value)}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float's range
+        number = math.inf
     if not 0 < number < math.inf:
         raise ValueError(f"{tag_prefix(tag)}{name} must be a positive number, got {describe(value)}")
     return number

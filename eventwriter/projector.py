@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from google.protobuf import text_format
 
-from eventwriter.convert import check_tag, describe, is_torch_tensor, to_numpy, to_step
+from eventwriter.convert import about_tag, check_tag, check_text, describe, is_torch_tensor, to_numpy, to_step
 from eventwriter.helper import in_halves
 from eventwriter.plugins.images import make_grid, pillow, to_uint8
 from eventwriter.png import encode_png
@@ -41,8 +41,10 @@ from eventwriter.storage import Storage
 
 __all__ = [
     "CONFIG_NAME",
+    "MAX_NAME_BYTES",
     "MAX_SPRITE_SIDE",
     "Embedding",
+    "check_directory_name",
     "embedding",
     "escape_tag",
     "format_matrix",
@@ -54,11 +56,34 @@ __all__ = [
 
 CONFIG_NAME = "projector_config.pbtxt"
 MAX_SPRITE_SIDE = 8192  # TensorBoard's projector refuses larger sprite images
+MAX_NAME_BYTES = 255  # the longest file name ext4, XFS, APFS, NTFS (255 UTF-16 units) and others take
 
 
 def escape_tag(tag: str) -> str:
     """torch's directory name for a tag: %, / and \\ percent-escaped."""
     return tag.replace("%", "%25").replace("/", "%2f").replace("\\", "%5c")
+
+
+def check_directory_name(tag: Any) -> str:
+    """``tag`` if its escaped form names a directory: not "." or "..", no NUL, at most
+    MAX_NAME_BYTES bytes in UTF-8 (file systems refuse longer names).
+
+    Raises:
+        TypeError: ``tag`` is not a str.
+        ValueError: an empty tag, or one that names no directory of its own.
+    """
+    name = check_tag(tag)
+    if name in (".", ".."):
+        raise ValueError(f"tag {name!r} cannot name a directory of its own")
+    if "\0" in name:
+        raise ValueError(f"{name!r}: tag must not hold a NUL character (it names a directory)")
+    size = len(escape_tag(name).encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise ValueError(
+            f"{name!r}: tag must make a directory name of at most {MAX_NAME_BYTES} bytes (UTF-8, with %, / and \\ "
+            f"escaped as torch does), which file systems allow; got {size} bytes"
+        )
+    return name
 
 
 _POWERS = (10.0 ** np.arange(8, -1, -1)).tolist()  # the place values of 9 significant digits
@@ -129,16 +154,20 @@ def format_metadata(metadata: Sequence[Any], header: Sequence[str] | None) -> by
 
     A one-column file cannot carry a header (the projector takes a first line without a
     tab for a label), so a one-name header is left out.
+
+    Raises:
+        ValueError: a label or name holds a lone surrogate (UTF-8 cannot encode it).
     """
     if header is not None and len(header) > 1:
         lines = ["\t".join(_cell(name) for name in header)]
         lines += ["\t".join(_cell(value) for value in row) for row in metadata]
-        return ("\n".join(lines) + "\n").encode("utf-8")
-    labels = [str(row[0] if header is not None else row) for row in metadata]
-    text = "\n".join(labels)
-    if text.count("\n") != len(labels) - 1 or any(c in text for c in "\t\r\\"):
-        text = "\n".join(_cell(label) for label in labels)
-    return (text + "\n").encode("utf-8")
+        text = "\n".join(lines)
+    else:
+        labels = [str(row[0] if header is not None else row) for row in metadata]
+        text = "\n".join(labels)
+        if text.count("\n") != len(labels) - 1 or any(c in text for c in "\t\r\\"):
+            text = "\n".join(_cell(label) for label in labels)
+    return (check_text("", "metadata", text) + "\n").encode("utf-8")
 
 
 def _sprite_pixels(thumbnails: np.ndarray) -> np.ndarray:
@@ -195,6 +224,7 @@ class Embedding:
     matrix: np.ndarray
     metadata: Sequence[Any] | None = None
     metadata_header: Sequence[str] | None = None
+    metadata_text: bytes | None = None  # metadata.tsv, made (and checked) by ``embedding``
     thumbnails: np.ndarray | None = None
     binary: bool = False
 
@@ -283,8 +313,8 @@ def embedding(
             per point (list, tensor or array), or None.
         label_img: one thumbnail per point, N x C x H x W (C 1 or 3) or N x H x W, or None.
         global_step: an integer step, or None for 0.
-        tag: the embedding's name; "." and ".." are refused (they would name no
-            directory of their own).
+        tag: the embedding's name; "." and "..", NUL characters and names longer than
+            255 bytes once escaped are refused (they name no directory of their own).
         metadata_header: column names, or None.
         binary: write the matrix as float32 ``tensors.bytes`` instead of TSV.
 
@@ -297,12 +327,12 @@ def embedding(
         ValueError: shapes or counts do not fit, values are not finite, or the step is
             not an integer.
     """
-    check_tag(tag)
-    if tag in (".", ".."):
-        raise ValueError(f"tag {tag!r} cannot name a directory of its own")
+    check_directory_name(tag)
     matrix = _matrix(tag, mat)
     points = matrix.shape[0]
     rows, header = _metadata(tag, metadata, metadata_header, points)
+    with about_tag(tag):
+        text = None if rows is None else format_metadata(rows, header)
     thumbnails = None if label_img is None else _thumbnails(tag, label_img, points)
     step = to_step(tag, global_step)
     return Embedding(
@@ -311,6 +341,7 @@ def embedding(
         matrix=matrix,
         metadata=rows,
         metadata_header=header,
+        metadata_text=text,
         thumbnails=thumbnails,
         binary=bool(binary),
     )
@@ -345,7 +376,9 @@ def write_embedding(storage: Storage, run_dir: str, embedding: Embedding) -> Non
         storage.write_bytes(storage.join(directory, "tensors.tsv"), format_matrix(embedding.matrix))
     if embedding.metadata is not None:
         info.metadata_path = f"{embedding.subdir}/metadata.tsv"
-        metadata = format_metadata(embedding.metadata, embedding.metadata_header)
+        metadata = embedding.metadata_text
+        if metadata is None:
+            metadata = format_metadata(embedding.metadata, embedding.metadata_header)
         storage.write_bytes(storage.join(directory, "metadata.tsv"), metadata)
     if embedding.thumbnails is not None:
         sprite, (width, height) = make_sprite(embedding.thumbnails, embedding.tag)

@@ -19,6 +19,7 @@ from eventwriter.plugins.images import prepare_image
 from eventwriter.proto import hparams_pb2, plugin_data_pb2
 from eventwriter.proto.custom_scalar_pb2 import Layout
 from eventwriter.proto.mesh_plugin_data_pb2 import MeshPluginData
+from eventwriter.tensorflow_buckets import tensorflow_tally
 
 needs_pillow = pytest.mark.skipif(
     importlib.util.find_spec("PIL") is None, reason="images need Pillow (the images extra)"
@@ -299,7 +300,11 @@ BAD_CALLS = [
     (lambda w: w.add_audio("a", [0.1, np.nan]), ValueError, r"'a': snd_tensor must be finite"),
     (lambda w: w.add_audio("a", [0.1], sample_rate=-5), ValueError, r"'a': sample_rate must be a positive number"),
     (lambda w: w.add_audio("a", [0.1], sample_rate="8000"), TypeError, r"'a': sample_rate must be a positive number"),
-    (lambda w: w.add_audio("a", [0.1], sample_rate=1e12), ValueError, r"'a': sample_rate must be below 2\*\*31"),
+    (
+        lambda w: w.add_audio("a", [0.1], sample_rate=1e12),
+        ValueError,
+        r"'a': sample_rate must be at most 2147483647 for 1",
+    ),
     (lambda w: w.add_audio("a", []), ValueError, r"'a': snd_tensor is empty"),
     (lambda w: w.add_pr_curve("p", [0, 1], [0.5]), ValueError, r"'p': labels and predictions must have the same shape"),
     (lambda w: w.add_pr_curve("p", [0, 1], [0.5, 1.5]), ValueError, r"'p': predictions must lie in \[0, 1\]"),
@@ -544,7 +549,7 @@ def test_fast_tensorflow_bucketing_equals_numpy_histogram(seed):
     values[2::100] = edges[rng.integers(0, len(edges), values[2::100].size)]  # values exactly on edges
     values[3::100] = np.nextafter(values[2::100], np.inf)
     values = np.clip(values, edges[0], edges[-1])
-    np.testing.assert_array_equal(histograms._tensorflow_tally(values)[0], np.histogram(values, bins=edges)[0])
+    np.testing.assert_array_equal(tensorflow_tally(values)[0], np.histogram(values, bins=edges)[0])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int32])
@@ -555,26 +560,16 @@ def test_fast_tensorflow_bucketing_of_other_dtypes(dtype):
     values[::7] = 0
     if dtype is np.float32:
         values[1::100] = edges[rng.integers(200, 1300, values[1::100].size)].astype(np.float32)
-    np.testing.assert_array_equal(
-        histograms._tensorflow_tally(values)[0], np.histogram(values.astype(np.float64), bins=edges)[0]
-    )
+    np.testing.assert_array_equal(tensorflow_tally(values)[0], np.histogram(values.astype(np.float64), bins=edges)[0])
 
 
 def test_numpy_bin_rules_that_refuse_the_data_fail_in_the_call(logdir):
-    values = [1.0, 1.0 + 2**-50]
-    try:  # whether numpy refuses this depends on its version
-        np.histogram(values, bins=10)
-        refused = False
-    except ValueError:
-        refused = True
+    # numpy 2 refuses 10 bins over so small a range; numpy 1 makes edges that coincide
     with SummaryWriter(logdir) as writer:
-        if refused:
-            with pytest.raises(ValueError, match=r"'h'.*bins"):
-                writer.add_histogram("h", values, bins=10)
-        else:
-            writer.add_histogram("h", values, bins=10)
+        with pytest.raises(ValueError, match=r"^'h': bins 10 cannot bucket values from 1 to 1"):
+            writer.add_histogram("h", [1.0, 1.0 + 2**-50], bins=10)
         writer.add_scalar("after", 1.0, 0)
-    assert [tag for _, tag, _ in summary_values(logdir)] == (["after"] if refused else ["h", "after"])
+    assert [tag for _, tag, _ in summary_values(logdir)] == ["after"]
 
 
 def test_walltime_too_large_for_a_float(logdir):

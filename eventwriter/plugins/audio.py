@@ -20,13 +20,16 @@ import numpy as np
 
 from eventwriter.convert import about_tag, check_tag, positive, real_array
 from eventwriter.proto.summary_pb2 import Summary
+from eventwriter.tensors import MAX_MESSAGE_BYTES
 
 __all__ = ["PLUGIN_NAME", "PROTO_VERSION", "audio", "audio_pb", "encode_wav", "to_frames"]
 
 PLUGIN_NAME = "audio"
 # Nothing carries it: the ``audio`` field has no metadata, so torch writes no content.
 PROTO_VERSION = 0
-_MAX_SAMPLE_RATE = 2**31  # the WAV header's field is 32 bits
+_SAMPLE_BYTES = 2  # 16-bit PCM
+_MAX_UINT32 = 0xFFFFFFFF  # the WAV header's sizes and rates are 32-bit fields
+_WAV_HEADER_BYTES = 1024  # the WAV header (44 bytes) and the Event and Summary around the clip, generously
 
 
 def to_frames(samples: np.ndarray) -> np.ndarray:
@@ -85,8 +88,9 @@ def audio(tag: str, tensor: Any, sample_rate: float = 44100) -> Summary:
 
     Raises:
         TypeError: ``tensor`` is not real numbers, or ``sample_rate`` not a number.
-        ValueError: the clip is empty, not finite or of another shape, or
-            ``sample_rate`` is not positive or beyond a WAV header's range.
+        ValueError: the clip is empty, not finite, of another shape or too long for
+            a message, or ``sample_rate`` is not positive or beyond a WAV header's
+            fields (it must round to at least 1, and times channels times 2 fit 32 bits).
     """
     check_tag(tag)
     samples = real_array(tag, "snd_tensor", tensor)
@@ -94,15 +98,33 @@ def audio(tag: str, tensor: Any, sample_rate: float = 44100) -> Summary:
         samples = samples.astype(np.float64)
     elif samples.dtype.itemsize < 4:  # float16: 1.0 * 32767 would round to 32768 and wrap
         samples = samples.astype(np.float32)
-    rate = positive(tag, "sample_rate", sample_rate)
-    if rate >= _MAX_SAMPLE_RATE:
-        raise ValueError(f"{tag!r}: sample_rate must be below 2**31 (a WAV header field), got {rate:g}")
-    if not np.all(np.isfinite(samples)):
-        raise ValueError(f"{tag!r}: snd_tensor must be finite, got NaN or infinite samples")
-    peak = float(np.abs(samples).max())
-    if peak > 1:
-        warnings.warn(f"{tag!r}: audio samples reach {peak:g}, beyond [-1, 1]; clipped", UserWarning, stacklevel=3)
-        samples = samples.clip(-1, 1)
     with about_tag(tag, "snd_tensor"):
         frames = to_frames(samples)
+    rate = positive(tag, "sample_rate", sample_rate)
+    _check_wav_header(tag, rate, frames)
+    if not np.all(np.isfinite(frames)):
+        raise ValueError(f"{tag!r}: snd_tensor must be finite, got NaN or infinite samples")
+    peak = float(np.abs(frames).max())
+    if peak > 1:
+        warnings.warn(f"{tag!r}: audio samples reach {peak:g}, beyond [-1, 1]; clipped", UserWarning, stacklevel=3)
+        frames = frames.clip(-1, 1)
     return audio_pb(tag, frames, rate)
+
+
+def _check_wav_header(tag: str, rate: float, frames: np.ndarray) -> None:
+    """ValueError unless the WAV header's 32-bit fields hold the clip and the rate (whole
+    samples a second, and bytes a second: rate x channels x 2), and the clip fits a message."""
+    whole, channels = round(rate), frames.shape[1]
+    if whole < 1:
+        raise ValueError(
+            f"{tag!r}: sample_rate must round to at least 1 (a WAV header holds whole samples a second), got {rate:g}"
+        )
+    if whole * channels * _SAMPLE_BYTES > _MAX_UINT32:
+        most = _MAX_UINT32 // (channels * _SAMPLE_BYTES)
+        raise ValueError(
+            f"{tag!r}: sample_rate must be at most {most} for {channels} channel(s) (the WAV header's bytes a "
+            f"second, sample_rate x channels x 2, are 32 bits), got {rate:g}"
+        )
+    size = frames.size * _SAMPLE_BYTES
+    if size > MAX_MESSAGE_BYTES - _WAV_HEADER_BYTES - len(tag.encode("utf-8")):
+        raise ValueError(f"{tag!r}: snd_tensor makes a WAV of {size} bytes, beyond protobuf's 2 GiB message limit")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from eventwriter.convert import describe
+from eventwriter.convert import check_text, describe
 from eventwriter.proto.custom_scalar_pb2 import Category, Chart, Layout, MarginChartContent, MultilineChartContent
 from eventwriter.proto.summary_pb2 import Summary, SummaryMetadata
 from eventwriter.proto.tensor_pb2 import TensorProto, TensorShapeProto
@@ -57,6 +57,9 @@ def _chart(category: str, title: Any, spec: Any) -> Chart:
         raise TypeError(f"{where}: the chart type must be 'Multiline' or 'Margin', got {describe(kind)}")
     if isinstance(tags, str) or not isinstance(tags, Sequence) or not all(isinstance(t, str) for t in tags):
         raise TypeError(f"{where}: the tags must be a list of str, got {tags!r}")
+    check_text("", f"layout[{category!r}]: chart titles", title)
+    for tag in tags:
+        check_text("", f"{where}: the tags", tag)
     kind = kind.capitalize()
     if kind not in _CHART_TYPES:
         raise ValueError(f"{where}: the chart type must be 'Multiline' or 'Margin', got {spec[0]!r}")
@@ -83,7 +86,8 @@ def custom_scalars(layout: Mapping[str, Mapping[str, Any]]) -> Summary:
         TypeError: the layout, a category or a chart is not shaped as above, or a name,
             a chart type or a tag is not a str.
         ValueError: an unknown chart type (torch draws anything but "Margin" as
-            multiline), or a margin chart without exactly three tags.
+            multiline), a margin chart without exactly three tags, or a name or tag
+            that UTF-8 cannot encode (a lone surrogate).
     """
     if not isinstance(layout, Mapping):
         raise TypeError(f"layout must be a dict of categories, got {describe(layout)}")
@@ -91,6 +95,7 @@ def custom_scalars(layout: Mapping[str, Mapping[str, Any]]) -> Summary:
     for category, charts in layout.items():
         if not isinstance(category, str):
             raise TypeError(f"layout's category names must be str, got {describe(category)}")
+        check_text("", "layout's category names", category)
         if not isinstance(charts, Mapping):
             raise TypeError(f"layout[{category!r}] must be a dict of charts, got {describe(charts)}")
         chart_list = [_chart(category, title, spec) for title, spec in charts.items()]

@@ -17,18 +17,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any, Union
 
 import numpy as np
 
-from eventwriter.convert import about_tag, check_tag, describe, real_array, tag_prefix, to_float
-from eventwriter.helper import in_halves
+from eventwriter.convert import about_tag, check_tag, describe, real_array, tag_prefix, to_float, to_numpy
 from eventwriter.plugins import Deferred
 from eventwriter.proto.summary_pb2 import HistogramProto, Summary
+from eventwriter.tensorflow_buckets import tensorflow_edge_array, tensorflow_edges, tensorflow_tally
+from eventwriter.tensors import MAX_MESSAGE_BYTES
 
 __all__ = [
     "BIN_RULES",
+    "MAX_BUCKETS",
     "PLUGIN_NAME",
     "PROTO_VERSION",
     "check_bins",
@@ -45,102 +46,16 @@ PLUGIN_NAME = "histograms"
 # Nothing carries it: the ``histo`` field has no metadata, so torch writes no content.
 PROTO_VERSION = 0
 BIN_RULES = ("auto", "fd", "doane", "scott", "stone", "rice", "sturges", "sqrt")
+# Each bucket is two packed doubles (right edge, count); a message must stay below 2 GiB.
+MAX_BUCKETS = (MAX_MESSAGE_BYTES - (1 << 12)) // 16 - 1
 
 # Bins as check_bins returns them: "tensorflow", a rule name, a count, or an array of edges.
 Bins = Union[str, int, Sequence[float], np.ndarray]
 
 
-@lru_cache(maxsize=1)
-def _tensorflow_edges() -> tuple[float, ...]:
-    # Built by repeated multiplication, as torch and TensorFlow do, so that every edge
-    # is bit-identical to theirs (1.1**n would round differently).
-    positive = []
-    edge = 1e-12
-    while edge < 1e20:
-        positive.append(edge)
-        edge *= 1.1
-    return tuple([-e for e in reversed(positive)] + [0.0] + positive)
-
-
-@lru_cache(maxsize=1)
-def _tensorflow_edge_array() -> np.ndarray:
-    return np.asarray(_tensorflow_edges())
-
-
-# The positive edges are 1e-12 * 1.1**n, so a value's bucket is k = floor(log(|x| / 1e-12) /
-# log(1.1)) buckets away from the edge 0: bucket 775 + k for x > 0, 772 - k for x < 0, that
-# is 773.5 + copysign(k + 1.5, x). Values below 1e-12 in size are raised to
-# 1e-12 * 1.1**-0.5 first, so that k = -1 puts them in bucket 774 ([0, 1e-12)) or 773
-# ([-1e-12, 0)). Within 1e-9 of a bucket boundary the logarithm could round either way;
-# those few values are placed with an exact search. Chunks keep the temporaries in cache.
-_ZERO_EDGE = 774  # index of the edge 0.0
-_INVERSE_LOG = 1 / math.log(1.1)
-_LOG_OFFSET = math.log(1e12) * _INVERSE_LOG
-_SMALLEST = 1e-12 * 1.1**-0.5
-_CHUNK = 1 << 16
-
-
-# (bucket counts, min, max, sum, sum of squares) of some values
-_Tally = tuple[np.ndarray, float, float, float, float]
-
-
-def _tensorflow_tally(values: np.ndarray) -> _Tally:
-    """Counts in the TensorFlow buckets (``numpy.histogram(values, edges)[0]`` for values
-    within the outer edges; beyond them they are clipped into the end buckets) and the
-    statistics, in one pass over chunks of 65,536 values converted to float64.
-
-    Large inputs are counted in two halves, one by eventwriter.helper's thread.
-    """
-    if values.size < 4 * _CHUNK:
-        return _tally_chunks(values)
-    middle = values.size // 2 // _CHUNK * _CHUNK
-    first, second = in_halves(_tally_chunks, values[:middle], values[middle:])
-    return (first[0] + second[0], min(first[1], second[1]), max(first[2], second[2]),
-            first[3] + second[3], first[4] + second[4])  # fmt: skip
-
-
-def _tally_chunks(values: np.ndarray) -> _Tally:
-    edges = _tensorflow_edge_array()
-    last = len(edges) - 2
-    counts = np.zeros(len(edges) - 1, dtype=np.int64)
-    lowest, highest, total, squares = math.inf, -math.inf, 0.0, 0.0
-    # float32 input is bucketed in float32 (twice the values per vector instruction); its
-    # logarithm is good to 1e-4 of a bucket, so the exact search takes values within 1e-4
-    # of a boundary. Statistics are always summed in float64.
-    single = values.dtype in (np.float32, np.float16)
-    kind = np.float32 if single else np.float64
-    inverse, offset, smallest = kind(_INVERSE_LOG), kind(_LOG_OFFSET), kind(_SMALLEST)
-    margin, half, shift = kind(0.5 - (1e-4 if single else 1e-9)), kind(0.5), kind(_ZERO_EDGE - 0.5)
-    for start in range(0, values.size, _CHUNK):
-        part = values[start : start + _CHUNK]
-        exact = part.astype(np.float64)
-        chunk = part.astype(np.float32, copy=False) if single else exact
-        lowest, highest = min(lowest, exact.min()), max(highest, exact.max())
-        total += exact.sum()
-        squares += np.square(exact).sum()  # not exact.dot(exact): BLAS threads would spin on the other core
-        scaled = np.abs(chunk)
-        np.maximum(scaled, smallest, out=scaled)
-        np.log(scaled, out=scaled)
-        scaled *= inverse
-        scaled += offset
-        steps = np.floor(scaled)
-        scaled -= steps  # the fractional part, then its distance from 0.5
-        scaled -= half
-        near = np.abs(scaled, out=scaled) > margin
-        steps += kind(1.5)
-        np.copysign(steps, chunk + kind(0.0), out=steps)  # + 0.0 turns -0.0 into 0.0, as numpy bins it
-        steps += shift
-        buckets = steps.astype(np.intp)
-        if near.any():
-            buckets[near] = np.searchsorted(edges, exact[near], side="right") - 1
-        np.clip(buckets, 0, last, out=buckets)  # the last edge is in the last bucket; beyond: see caller
-        counts += np.bincount(buckets, minlength=len(counts))
-    return counts, float(lowest), float(highest), float(total), float(squares)
-
-
 def tensorflow_bins() -> list[float]:
     """The 1,549 default bucket edges of TensorFlow's histograms, as a new list."""
-    return list(_tensorflow_edges())
+    return list(tensorflow_edges())
 
 
 def _is_tensorflow(bins: Any) -> bool:
@@ -181,7 +96,7 @@ def check_bins(bins: Any, values: np.ndarray) -> Bins:
     """
     if isinstance(bins, str):
         if bins == "tensorflow":
-            _check_inside(_tensorflow_edge_array(), values)
+            _check_inside(tensorflow_edge_array(), values)
         elif bins not in BIN_RULES:
             raise ValueError(
                 f"bins must be 'tensorflow', one of {', '.join(BIN_RULES)}, a count or edges, got {bins!r}"
@@ -190,24 +105,65 @@ def check_bins(bins: Any, values: np.ndarray) -> Bins:
     if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
         if bins < 1:
             raise ValueError(f"bins must be a positive number of bins, got {bins}")
+        _check_bin_count(f"bins {bins}", int(bins))
         return int(bins)
     try:
-        edges = np.asarray(bins, dtype=np.float64)
-    except (TypeError, ValueError):
+        edges = to_numpy(bins, "", "bins")
+    except TypeError:
         edges = np.asarray(None)  # refused just below
-    if edges.ndim == 0:  # a lone number that is no count (a float, a bool), or None
+    if edges.ndim == 0 or edges.dtype.kind not in "biuf":  # a float, a bool, None, strings, complex numbers
         raise TypeError(f"bins must be a str, an int or a sequence of edges, got {describe(bins)}")
-    if edges.ndim != 1 or edges.size < 2 or not np.all(np.diff(edges) > 0) or not np.all(np.isfinite(edges)):
+    with np.errstate(over="ignore"):  # a longdouble beyond float64 becomes inf, refused just below
+        edges = edges.astype(np.float64)
+    if edges.ndim != 1 or edges.size < 2 or not np.all(np.isfinite(edges)) or not np.all(edges[1:] > edges[:-1]):
         raise ValueError("bins given as edges must be at least two finite, increasing numbers")
+    _check_bin_count("bins given as edges", edges.size - 1)
     _check_inside(edges, values)
     return edges
 
 
 def _check_inside(edges: np.ndarray, values: np.ndarray) -> None:
-    low, high = edges[0], edges[-1]
+    """ValueError unless some value lies within the outer edges, compared in float64 as
+    numpy.histogram compares them (a float16 1e-300 would be 0)."""
+    low, high = float(edges[0]), float(edges[-1])
     # min and max first: one pass each, and enough for almost every call
-    if not (low <= values.min() and values.max() <= high) and not np.any((values >= low) & (values <= high)):
+    if low <= float(values.min()) and float(values.max()) <= high:
+        return
+    floats = values.astype(np.float64, copy=False)
+    if not np.any((floats >= low) & (floats <= high)):
         raise ValueError(f"no value lies inside the bins (from {low:g} to {high:g})")
+
+
+def _numpy_histogram(values: np.ndarray, bins: Bins) -> tuple[np.ndarray, np.ndarray]:
+    """``numpy.histogram`` of float64 ``values``, or a ValueError where numpy's arithmetic
+    fails on them (a range beyond float64 or too small for the bins, too many bins)
+    instead of numpy's IndexError, warnings or edges that do not increase."""
+    lowest, highest = float(values.min()), float(values.max())
+    uniform = isinstance(bins, (str, int))  # a rule or a count: equal bins over the values' range
+    what = f"bins {bins!r}" if uniform else "bins given as edges"
+    if uniform and not math.isfinite(highest - lowest):
+        raise ValueError(
+            f"values range from {lowest:g} to {highest:g}, beyond float64, which numpy's bin rules and bin "
+            "counts need; give bins as edges, or 'tensorflow'"
+        )
+    with np.errstate(all="ignore"):
+        if isinstance(bins, str) and bins in ("fd", "auto"):  # the rules that can make any number of bins
+            quartiles = np.percentile(values, [75, 25])
+            width = 2.0 * float(quartiles[0] - quartiles[1]) * values.size ** (-1 / 3)  # numpy's formula
+            _check_bin_count(what, (highest - lowest) / width if width > 0 else 1)
+        try:
+            counts, limits = np.histogram(values, bins=bins)
+        except (ArithmeticError, IndexError, ValueError) as exc:  # numpy 1.x fails with IndexError
+            raise ValueError(f"{what} cannot bucket values from {lowest:g} to {highest:g} ({exc})") from None
+    if uniform and (np.any(np.diff(limits) <= 0) or counts.sum() != values.size):
+        raise ValueError(f"{what} cannot bucket values from {lowest:g} to {highest:g}: their edges coincide")
+    return counts, limits
+
+
+def _check_bin_count(what: str, count: float) -> None:
+    if count > MAX_BUCKETS:
+        limit = f"beyond protobuf's 2 GiB message limit (at most {MAX_BUCKETS})"
+        raise ValueError(f"{what} make {count:.4g} buckets, {limit}")
 
 
 def histogram_proto(values: np.ndarray, bins: Bins, max_bins: int | None = None) -> HistogramProto:
@@ -220,10 +176,10 @@ def histogram_proto(values: np.ndarray, bins: Bins, max_bins: int | None = None)
     limits, counts, ``min``, ``max`` and ``num`` are the same.
     """
     flat = values.reshape(-1)
-    edges = _tensorflow_edge_array()
+    edges = tensorflow_edge_array()
     tally = None
     if _is_tensorflow(bins):
-        tally = _tensorflow_tally(flat)
+        tally = tensorflow_tally(flat)
         if not (edges[0] <= tally[1] and tally[2] <= edges[-1]):
             tally = None  # values beyond the outer edges: numpy leaves them out
     if tally is not None:
@@ -231,8 +187,9 @@ def histogram_proto(values: np.ndarray, bins: Bins, max_bins: int | None = None)
         limits = edges
     else:
         floats = flat.astype(np.float64)
-        counts, limits = np.histogram(floats, bins=edges if _is_tensorflow(bins) else bins)
-        lowest, highest, total, squares = floats.min(), floats.max(), floats.sum(), floats.dot(floats)
+        counts, limits = _numpy_histogram(floats, edges if _is_tensorflow(bins) else bins)
+        with np.errstate(over="ignore"):  # sums of huge values are inf, as torch's are
+            lowest, highest, total, squares = floats.min(), floats.max(), floats.sum(), floats.dot(floats)
     if max_bins is not None and len(counts) > max_bins:
         subsampling = len(counts) // max_bins
         remainder = len(counts) % subsampling
@@ -250,15 +207,8 @@ def histogram_proto(values: np.ndarray, bins: Bins, max_bins: int | None = None)
     else:
         counts = np.concatenate([[0], counts[:end]])
     limits = limits[start : end + 1]
-    return HistogramProto(
-        min=lowest,
-        max=highest,
-        num=flat.size,
-        sum=total,
-        sum_squares=squares,
-        bucket_limit=limits.tolist(),
-        bucket=counts.tolist(),
-    )
+    return HistogramProto(min=lowest, max=highest, num=flat.size, sum=total, sum_squares=squares,
+                          bucket_limit=limits.tolist(), bucket=counts.tolist())  # fmt: skip
 
 
 def _summary(tag: str, histogram: HistogramProto) -> Summary:
@@ -358,7 +308,8 @@ def histogram_raw(
 
     Raises:
         TypeError: a statistic is not a real number, or a bucket list not numbers.
-        ValueError: the bucket lists are empty or of different lengths.
+        ValueError: the bucket lists are empty, of different lengths, or too long for a
+            protobuf message.
     """
     check_tag(name, "tag")
     limits = real_array(name, "bucket_limits", bucket_limits).astype(np.float64).reshape(-1)
@@ -367,6 +318,8 @@ def histogram_raw(
         raise ValueError(
             f"{name!r}: bucket_limits and bucket_counts must have the same length, got {limits.size} and {counts.size}"
         )
+    with about_tag(name):
+        _check_bin_count("bucket_limits and bucket_counts", limits.size)
     statistics = {"min": min, "max": max, "num": num, "sum": sum, "sum_squares": sum_squares}
     stats = {key: to_float(name, value, key) for key, value in statistics.items()}
     return _summary(name, HistogramProto(bucket_limit=limits.tolist(), bucket=counts.tolist(), **stats))

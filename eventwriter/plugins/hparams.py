@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from google.protobuf import struct_pb2
 
-from eventwriter.convert import check_tag, describe, is_torch_tensor, to_numpy
+from eventwriter.convert import check_tag, check_text, describe, is_torch_tensor, to_numpy
 from eventwriter.proto.hparams_pb2 import (
     DATA_TYPE_BOOL,
     DATA_TYPE_FLOAT64,
@@ -63,9 +63,11 @@ def hparam_value(name: str, value: Any) -> bool | float | str | None:
 
     Raises:
         TypeError: any other type (torch raises ValueError).
-        ValueError: an int too large for a float.
+        ValueError: an int too large for a float, or a str with a lone surrogate.
     """
-    if value is None or isinstance(value, (bool, str)):
+    if isinstance(value, str):
+        return check_text("", f"hparam {name!r}", value)
+    if value is None or isinstance(value, bool):
         return value
     if type(value).__name__ == "bool_":  # numpy.bool_
         return bool(value)
@@ -152,6 +154,8 @@ def _plain_hparam(name: str, value: Any) -> bool | float | str | None:
         array = to_numpy(value, name, "hparam").reshape(-1)
         if array.size == 0:
             raise ValueError(f"hparam {name!r} is an empty tensor")
+        if array.dtype == object:  # .item() would give the element, of any type
+            raise TypeError(f"hparam {name!r} must be a bool, str, int, float or None, got an array of dtype object")
         value = array[0].item()
     return hparam_value(name, value)
 

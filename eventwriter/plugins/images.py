@@ -19,6 +19,7 @@ size before rescaling).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from eventwriter.convert import about_tag, check_tag, describe, positive, to_num
 from eventwriter.plugins import Deferred
 from eventwriter.png import encode_png
 from eventwriter.proto.summary_pb2 import Summary
+from eventwriter.tensors import MAX_MESSAGE_BYTES
 
 __all__ = [
     "GRID_COLUMNS",
@@ -113,7 +115,8 @@ def to_hwc(array: np.ndarray, dataformats: str) -> np.ndarray:
 
 def to_uint8(array: np.ndarray) -> np.ndarray:
     """Pixels as uint8, by torch's ``add_image`` rule: uint8 kept (the same array);
-    any other real dtype converted to float32, x255, clipped to [0, 255], truncated.
+    any other real dtype converted to float32, x255, clipped to [0, 255], truncated;
+    NaN becomes 0.
 
     Raises:
         TypeError: the dtype is not bool, int or float.
@@ -122,8 +125,12 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
         return array
     if array.dtype.kind not in "biuf":
         raise TypeError(f"image pixels must be numeric, got dtype {array.dtype}")
-    scaled = array.astype(np.float32) * 255
-    return scaled.clip(0, 255).astype(np.uint8)
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32's range: inf, then 255
+        scaled = array.astype(np.float32)
+        scaled *= 255
+    np.fmax(scaled, 0, out=scaled)  # NaN becomes 0 (what torch's cast gives on x86, here on every machine)
+    np.minimum(scaled, 255, out=scaled)
+    return scaled.astype(np.uint8)
 
 
 def pillow() -> Any:
@@ -146,28 +153,58 @@ def check_boxes(boxes: np.ndarray, labels: Sequence[str] | None) -> None:
 
 
 def draw_boxes(image: Any, boxes: np.ndarray, labels: Sequence[str] | None = None) -> Any:
-    """Draw red boxes (and labels) on a PIL image, as torch.utils.tensorboard does."""
+    """Draw red boxes (and labels) on a PIL image, as torch.utils.tensorboard does.
+
+    Coordinates far outside the image (Pillow fails on some beyond 1e18) are clipped to
+    a margin wider than any label first: every line is horizontal or vertical, so the
+    pixels drawn are the same.
+    """
     PIL = pillow()
     font = PIL.ImageFont.load_default()
     draw = PIL.ImageDraw.Draw(image)
-    for index, (left, top, right, bottom) in enumerate(boxes):
+    texts = [None if labels is None else labels[index] for index in range(len(boxes))]
+    sizes = [_text_size(font, text) if text else (0, 0) for text in texts]
+    pad = 8 + 2 * max((width + height for width, height in sizes), default=0)
+    boxes = np.array(boxes, dtype=np.float64).reshape(-1, 4)
+    boxes[:, 0::2] = boxes[:, 0::2].clip(-pad, image.size[0] + pad)
+    boxes[:, 1::2] = boxes[:, 1::2].clip(-pad, image.size[1] + pad)
+    for (left, top, right, bottom), text, (text_width, text_height) in zip(boxes.tolist(), texts, sizes):
         draw.line([(left, top), (left, bottom), (right, bottom), (right, top), (left, top)], width=2, fill="Red")
-        text = None if labels is None else labels[index]
         if text:
-            box_left, box_top, box_right, box_bottom = font.getbbox(text)
-            text_width, text_height = box_right - box_left, box_bottom - box_top
             margin = np.ceil(0.05 * text_height)
             draw.rectangle([(left, bottom - text_height - 2 * margin), (left + text_width, bottom)], fill="Red")
             draw.text((left + margin, bottom - text_height - margin), text, fill="black", font=font)
     return image
 
 
+def _text_size(font: Any, text: str) -> tuple[int, int]:
+    box_left, box_top, box_right, box_bottom = font.getbbox(text)
+    return box_right - box_left, box_bottom - box_top
+
+
+@lru_cache(maxsize=1)
+def _latin1_font() -> bool:
+    """Whether Pillow's default font is its bitmap font, of Latin-1 characters only (before
+    Pillow 10.1, or without FreeType)."""
+    PIL = pillow()
+    return not isinstance(PIL.ImageFont.load_default(), PIL.ImageFont.FreeTypeFont)
+
+
 def rescaled_size(hwc: np.ndarray, rescale: float) -> tuple[int, int]:
-    """(width, height) of an image resized by ``rescale``; ValueError if nothing is left."""
-    height, width = hwc.shape[:2]
+    """(width, height) of an image resized by ``rescale``.
+
+    Raises:
+        ValueError: nothing is left, or the PNG could exceed protobuf's 2 GiB message
+            limit (if zlib could not compress the pixels at all).
+    """
+    height, width, channels = hwc.shape
     size = (int(width * rescale), int(height * rescale))
     if size[0] < 1 or size[1] < 1:
         raise ValueError(f"rescale {rescale} leaves no pixel of a {width}x{height} image")
+    raw = size[1] * (size[0] * channels + 1)  # a filter byte a row
+    if raw + raw // 1000 + (1 << 12) > MAX_MESSAGE_BYTES:  # zlib's worst case adds 5 bytes a 16 KiB block
+        what = f"an image of {size[0]}x{size[1]} pixels" + (f" (rescaled by {rescale})" if rescale != 1 else "")
+        raise ValueError(f"{what} and {channels} channels could exceed protobuf's 2 GiB message limit as a PNG")
     return size
 
 
@@ -206,22 +243,37 @@ def _hwc(tag: str, tensor: Any, dataformats: Any) -> np.ndarray:
 
 
 def _boxes(tag: str, tensor_boxes: Any) -> np.ndarray:
-    boxes = np.array(to_numpy(tensor_boxes, tag, "box_tensor"), copy=True)
+    """``box_tensor`` as a new float64 array of finite coordinates."""
+    boxes = to_numpy(tensor_boxes, tag, "box_tensor")
     if boxes.size == 0:  # a detector that found nothing
         return np.zeros((0, 4))
     if boxes.dtype.kind not in "biuf":
         raise TypeError(f"{tag!r}: box_tensor must hold numbers, got dtype {boxes.dtype}")
-    return boxes
+    with np.errstate(over="ignore"):  # a float128 beyond float64 becomes inf, refused just below
+        coordinates = np.array(boxes, dtype=np.float64, copy=True)
+    finite = np.isfinite(coordinates)
+    if not finite.all():
+        bad = coordinates.size - int(np.count_nonzero(finite))
+        raise ValueError(
+            f"{tag!r}: box_tensor must hold finite coordinates, got {bad} NaN or infinite of {coordinates.size}"
+        )
+    return coordinates
 
 
 def _labels(tag: str, labels: Any) -> list[str] | None:
     if labels is None:
         return None
     if isinstance(labels, str):
-        return [labels]
+        labels = [labels]
     names = list(labels) if isinstance(labels, Iterable) and not isinstance(labels, bytes) else None
     if names is None or not all(isinstance(name, str) for name in names):
         raise TypeError(f"{tag!r}: labels must be a list of str, got {describe(labels)}")
+    for index, name in enumerate(names):
+        if _latin1_font() and not all(ord(c) < 256 for c in name):
+            raise ValueError(
+                f"{tag!r}: labels[{index}] must be Latin-1 text, which Pillow's default font (a bitmap font before "
+                f"Pillow 10.1) draws, got {name!r}"
+            )
     return names
 
 
@@ -236,8 +288,8 @@ def prepare_image(tag: str, tensor: Any, rescale: float = 1, dataformats: str = 
     scale = positive(tag, "rescale", rescale)
     if scale != 1:
         pillow()  # resizes; missing, the error comes now, not from the writer thread
-        with about_tag(tag):
-            rescaled_size(hwc, scale)
+    with about_tag(tag):
+        rescaled_size(hwc, scale)
 
     def build() -> Summary:
         pixels = hwc if scale == 1 else rendered_image(hwc, scale)
@@ -264,7 +316,8 @@ def image(tag: str, tensor: Any, rescale: float = 1, dataformats: str = "NCHW") 
         TypeError: ``tensor`` is not numeric, ``dataformats`` not a str, ``rescale`` not
             a number.
         ValueError: ``dataformats`` does not fit the tensor, the channels are not 1, 3 or
-            4, the image is empty, or ``rescale`` is not positive or leaves no pixel.
+            4, the image is empty, ``rescale`` is not positive or leaves no pixel, or
+            the PNG could exceed protobuf's 2 GiB message limit.
     """
     return prepare_image(tag, tensor, rescale, dataformats).build()
 
@@ -323,7 +376,9 @@ def image_boxes(
     Raises:
         ImportError: Pillow is missing.
         TypeError: an argument has the wrong type (labels that are not str included).
-        ValueError: the image is invalid as for ``image``, boxes are not N x 4, or labels
-            do not name every box (torch drops the labels then).
+        ValueError: the image is invalid as for ``image``, boxes are not N x 4 or not
+            finite, labels do not name every box (torch drops the labels then), or a
+            label holds characters beyond Latin-1 where Pillow's default font is its
+            bitmap font (before Pillow 10.1).
     """
     return prepare_image_boxes(tag, tensor_image, tensor_boxes, rescale, dataformats, labels).build()

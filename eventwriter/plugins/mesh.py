@@ -21,6 +21,7 @@ from eventwriter.proto.mesh_plugin_data_pb2 import MeshPluginData
 from eventwriter.proto.summary_pb2 import Summary, SummaryMetadata
 from eventwriter.proto.tensor_pb2 import TensorProto, TensorShapeProto
 from eventwriter.proto.types_pb2 import DT_FLOAT
+from eventwriter.tensors import MAX_MESSAGE_BYTES
 
 __all__ = ["PLUGIN_NAME", "PROTO_VERSION", "create_summary_metadata", "json_config", "mesh", "mesh_pb"]
 
@@ -72,9 +73,11 @@ def mesh_pb(tag: str, parts: Mapping[str, np.ndarray], config_dict: Mapping[str,
             continue
         array = parts[name]
         content_type = CONTENT_TYPES[name]
+        with np.errstate(over="ignore"):  # beyond float32's range: ±inf, as torch writes it
+            floats = array.astype(np.float32)
         tensor = TensorProto(
             dtype=DT_FLOAT,
-            float_val=array.astype(np.float32).reshape(-1).tolist(),
+            float_val=floats.reshape(-1).tolist(),
             tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=n) for n in array.shape]),
         )
         metadata = create_summary_metadata(tag, content_type, components, array.shape, config)
@@ -102,8 +105,11 @@ def _check_parts(tag: str, vertices: Any, colors: Any, faces: Any) -> dict[str, 
         raise ValueError(f"{tag!r}: colors must match vertices {(batch, points, 3)}, got {parts['colors'].shape}")
     if "faces" in parts:
         faces_array = parts["faces"]
-        if faces_array.shape[0] not in (1, batch) or faces_array.min() < 0 or faces_array.max() >= points:
+        if faces_array.shape[0] not in (1, batch) or not np.all((faces_array >= 0) & (faces_array < points)):
             raise ValueError(f"{tag!r}: faces must be (B or 1, F, 3) indices into the {points} vertices")
+    size = 4 * sum(array.size for array in parts.values())  # float32 each
+    if size + 3 * len(tag.encode("utf-8")) + (1 << 12) > MAX_MESSAGE_BYTES:
+        raise ValueError(f"{tag!r}: the mesh makes {size} bytes of float32, beyond protobuf's 2 GiB message limit")
     return parts
 
 
@@ -134,7 +140,8 @@ def mesh(
     Raises:
         TypeError: an array is not real numbers, ``config_dict`` not a dict, or a value
             in it not JSON.
-        ValueError: shapes do not fit, or faces index missing vertices.
+        ValueError: shapes do not fit, faces index missing vertices (or are NaN), or
+            the mesh does not fit in a protobuf message (2 GiB).
     """
     check_tag(tag)
     parts = _check_parts(tag, vertices, colors, faces)

@@ -19,8 +19,10 @@ from eventwriter.proto.plugin_data_pb2 import PrCurvePluginData
 from eventwriter.proto.summary_pb2 import Summary, SummaryMetadata
 from eventwriter.proto.tensor_pb2 import TensorProto, TensorShapeProto
 from eventwriter.proto.types_pb2 import DT_FLOAT
+from eventwriter.tensors import MAX_MESSAGE_BYTES
 
 __all__ = [
+    "MAX_THRESHOLDS",
     "PLUGIN_NAME",
     "PROTO_VERSION",
     "compute_curve",
@@ -33,6 +35,7 @@ __all__ = [
 PLUGIN_NAME = "pr_curves"
 PROTO_VERSION = 0
 DEFAULT_THRESHOLDS = 127  # torch's default
+MAX_THRESHOLDS = (MAX_MESSAGE_BYTES - (1 << 12)) // 24  # six float32 rows in one message
 _MINIMUM_COUNT = 1e-7
 _CURVE_NAMES = ("true_positive_counts", "false_positive_counts", "true_negative_counts",
                 "false_negative_counts", "precision", "recall")  # fmt: skip
@@ -48,6 +51,11 @@ def _curve(labels: np.ndarray, predictions: np.ndarray, num_thresholds: int, wei
     """The ``[6, num_thresholds]`` curve of checked predictions against checked labels."""
     if weights is None:
         weights = 1.0
+    with np.errstate(over="ignore", invalid="ignore"):  # sums of huge weights: inf (and NaN precision), as torch's
+        return _counts(labels, predictions, num_thresholds, weights)
+
+
+def _counts(labels: np.ndarray, predictions: np.ndarray, num_thresholds: int, weights: Any) -> np.ndarray:
     bucket_indices = np.int32(np.floor(predictions * (num_thresholds - 1)))
     float_labels = labels.astype(np.float64)
     histogram_range = (0, num_thresholds - 1)
@@ -87,6 +95,14 @@ def _num_thresholds(tag: str, value: Any) -> int:
     return int(value)
 
 
+def _check_length(tag: str, what: str, thresholds: int) -> None:
+    if thresholds > MAX_THRESHOLDS:
+        raise ValueError(
+            f"{tag_prefix(tag)}{what} must be at most {MAX_THRESHOLDS} (a [6, T] float32 curve within protobuf's "
+            f"2 GiB message limit), got {thresholds}"
+        )
+
+
 def _check_inputs(
     tag: str, labels: Any, predictions: Any, num_thresholds: Any, weights: Any
 ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray | None]:
@@ -95,6 +111,7 @@ def _check_inputs(
     label_array = real_array(tag, "labels", labels)
     prediction_array = real_array(tag, "predictions", predictions)
     count = _num_thresholds(tag, num_thresholds)
+    _check_length(tag, "num_thresholds", count)
     if label_array.shape != prediction_array.shape:
         shapes = f"{label_array.shape} and {prediction_array.shape}"
         raise ValueError(f"{about}labels and predictions must have the same shape, got {shapes}")
@@ -108,6 +125,8 @@ def _check_inputs(
         weight_array = real_array(tag, "weights", weights).astype(np.float64)
         if weight_array.shape not in ((), (1,), label_array.shape):
             raise ValueError(f"{about}weights must be one number or one per label, got shape {weight_array.shape}")
+        if not np.isfinite(weight_array).all():
+            raise ValueError(f"{about}weights must be finite, got NaN or infinite weights")
     return label_array, prediction_array, count, weight_array
 
 
@@ -127,7 +146,8 @@ def compute_curve(labels: Any, predictions: Any, num_thresholds: int | None = No
 
     Raises:
         TypeError: an argument has the wrong type.
-        ValueError: shapes differ, or values lie outside [0, 1].
+        ValueError: shapes differ, values lie outside [0, 1], weights are not finite,
+            or ``num_thresholds`` is beyond MAX_THRESHOLDS.
     """
     count = DEFAULT_THRESHOLDS if num_thresholds is None else num_thresholds
     # in the predictions' dtype, as torch computes it
@@ -151,8 +171,10 @@ def pr_curve(tag: str, labels: Any, predictions: Any, num_thresholds: int = 127,
 
     Raises:
         TypeError: an argument has the wrong type.
-        ValueError: shapes differ, or predictions or labels lie outside [0, 1] (torch
-            drops such predictions silently).
+        ValueError: shapes differ, predictions or labels lie outside [0, 1] (torch
+            drops such predictions silently), weights are not finite, or
+            ``num_thresholds`` is beyond MAX_THRESHOLDS (the curve would not fit in a
+            protobuf message).
     """
     check_tag(tag)
     label_array, prediction_array, count, weight_array = _check_inputs(
@@ -186,12 +208,14 @@ def pr_curve_raw(
 
     Raises:
         TypeError: a curve is not real numbers, or ``num_thresholds`` not an int.
-        ValueError: the six curves differ in length, or ``num_thresholds`` is below 2.
+        ValueError: the six curves differ in length or are longer than MAX_THRESHOLDS,
+            or ``num_thresholds`` is below 2.
     """
     check_tag(tag)
     curves = (tp, fp, tn, fn, precision, recall)
     rows = [real_array(tag, name, value).astype(np.float64).reshape(-1) for name, value in zip(_CURVE_NAMES, curves)]
     if len({row.size for row in rows}) != 1:
         raise ValueError(f"{tag!r}: the six curves must have the same length, got lengths {[r.size for r in rows]}")
+    _check_length(tag, "the curves' length", rows[0].size)
     _num_thresholds(tag, num_thresholds)
     return pr_curve_pb(tag, np.stack(rows), rows[0].size)

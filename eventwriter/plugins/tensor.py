@@ -32,9 +32,10 @@ def tensor_pb(tag: str, array: np.ndarray, *, bfloat16: bool = False) -> Summary
 
     Raises:
         TypeError: the dtype has no TensorProto type.
-        ValueError: the tensor is 2 GiB or larger.
+        ValueError: the tensor's encoding (see eventwriter.tensors) does not fit in
+            protobuf's 2 GiB message limit, or its strings are not valid Unicode.
     """
-    tensor = make_tensor_proto(array, bfloat16=bfloat16)
+    tensor = make_tensor_proto(array, bfloat16=bfloat16, room=len(tag.encode("utf-8")))
     return Summary(value=[Summary.Value(tag=tag, metadata=create_summary_metadata(), tensor=tensor)])
 
 
@@ -51,7 +52,9 @@ def tensor_proto(tag: str, tensor: Any) -> Summary:
 
     Raises:
         TypeError: ``tag`` is not a str, or the tensor's dtype has no TensorProto type.
-        ValueError: ``tag`` is empty, or the tensor is 2 GiB or larger.
+        ValueError: ``tag`` is empty, the tensor's encoding does not fit in protobuf's
+            2 GiB message limit (checked from the array before anything is built), or
+            its strings are not valid Unicode.
     """
     check_tag(tag)
     bfloat16 = is_torch_tensor(tensor) and str(tensor.dtype) == "torch.bfloat16"

@@ -8,7 +8,7 @@ empty TextPluginData of version ``PROTO_VERSION``. torch puts the value under
 
 from __future__ import annotations
 
-from eventwriter.convert import check_tag, describe
+from eventwriter.convert import check_tag, check_text, describe
 from eventwriter.proto.plugin_data_pb2 import TextPluginData
 from eventwriter.proto.summary_pb2 import Summary, SummaryMetadata
 from eventwriter.proto.tensor_pb2 import TensorProto, TensorShapeProto
@@ -49,10 +49,11 @@ def text(tag: str, text: str) -> Summary:
 
     Raises:
         TypeError: ``tag`` or ``text`` is not a str (the message says ``text_string``).
-        ValueError: ``tag`` is empty.
+        ValueError: ``tag`` is empty, or ``text`` holds a lone surrogate (UTF-8 cannot
+            encode it).
     """
     check_tag(tag)
     if not isinstance(text, str):
         # Named as SummaryWriter.add_text names it, the call nearly every user makes.
         raise TypeError(f"{tag!r}: text_string must be a str, got {describe(text)}")
-    return text_pb(tag + TAG_SUFFIX, text)
+    return text_pb(tag + TAG_SUFFIX, check_text(tag, "text_string", text))
