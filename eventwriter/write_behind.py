@@ -100,7 +100,7 @@ class WriteBehind:
         self._pending: deque[_Item] = deque()
         self._enqueued_bytes = 0  # grows in callers' threads
         self._written_bytes = 0  # grows in the writer thread
-        self._in_flight = 0  # records of the batch being written
+        self._in_flight: list[bytes] = []  # the records of the batch being written
         self._idle = True
         self._urgent = False
         self._signal_at = 1  # queue length at which a put calls _wake()
@@ -446,9 +446,9 @@ class WriteBehind:
                     break
             if batch:
                 data = b"".join(batch)
-                self._in_flight = len(batch)
+                self._in_flight = batch
                 self._sink.write(data)
-                self._in_flight = 0
+                self._in_flight = []
                 self._written_bytes += len(data)
                 wrote = True
                 self._note_speed(len(data) + weight_correction, time.monotonic() - started)
@@ -477,7 +477,7 @@ class WriteBehind:
     def _fail(self, exc: BaseException) -> None:
         self._error = exc
         self._state = _FAILED
-        lost = self._in_flight  # the batch being written when it failed
+        lost = _not_written(self._in_flight, getattr(exc, "bytes_written", 0))
         while self._pending:  # wake everyone waiting on a barrier; count what is lost
             item = self._pending.popleft()
             if isinstance(item, _Barrier):
@@ -492,6 +492,17 @@ class WriteBehind:
         self._close_lock = threading.Lock()
         self._late_lock = threading.Lock()
         at_exit.forget(self)
+
+
+def _not_written(batch: list[bytes], written: int) -> int:
+    """How many records of ``batch`` did not reach the file whole, ``written`` bytes of
+    it having reached it (a sink's write may take part of the data before it fails)."""
+    end = 0
+    for whole, record in enumerate(batch):
+        end += len(record)
+        if end > written:
+            return len(batch) - whole
+    return 0
 
 
 def _close_quietly(sink: Sink) -> None:

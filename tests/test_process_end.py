@@ -160,7 +160,7 @@ while True:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("loggers", "spinners", "extra", "bound"),
-    [(8, 0, "none", 1.2), (1, 2, "histograms", 3.0)],
+    [(8, 0, "none", 2.0), (1, 2, "histograms", 3.0)],
     ids=["8 logging threads", "beside CPU-bound threads and 1M-value histograms"],
 )
 def test_a_killed_process_lost_only_the_last_moments(tmp_path, loggers, spinners, extra, bound):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -366,6 +367,35 @@ def test_the_failure_log_counts_the_batch_that_was_being_written(sink_path, capl
     (message,) = [r.getMessage() for r in caplog.records]
     assert "(100 records added were not written)" in message
     queue.close()
+
+
+PARTLY_WRITTEN = """
+import logging, resource, signal, sys
+from eventwriter.record import frame
+from eventwriter.storage.local import LocalFileSink
+from eventwriter.write_behind import WriteBehind
+
+logging.basicConfig(stream=sys.stdout, format="%(message)s")
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (10_007, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+queue = WriteBehind(LocalFileSink(sys.argv[1]), max_queue=10**6, flush_secs=120, batch_window=5)
+for number in range(1000):
+    queue.put(frame(b"%05d" % number))  # 21 bytes each: the limit falls inside one
+try:
+    queue.flush()
+except Exception:
+    pass
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE")
+def test_the_failure_log_does_not_count_records_that_reached_the_file_before_the_disk_filled(sink_path):
+    result = subprocess.run(
+        [sys.executable, "-c", PARTLY_WRITTEN, sink_path], capture_output=True, text=True, timeout=60
+    )
+    on_disk = len(written(sink_path))
+    assert on_disk == 10_007 // 21
+    assert f"({1000 - on_disk} records added were not written)" in result.stdout, result
 
 
 def test_a_slow_sink_stalls_a_caller_for_about_one_batch_not_half_the_backlog(sink_path, monkeypatch):

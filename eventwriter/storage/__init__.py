@@ -37,7 +37,11 @@ class Sink(Protocol):
     path: str
 
     def write(self, data: bytes) -> None:
-        """Append ``data``; when this returns, readers of the file can see it."""
+        """Append ``data``; when this returns, readers of the file can see it.
+
+        If it fails after part of ``data`` reached the file, the exception may say how
+        much in an int attribute ``bytes_written`` (the failure log counts what was lost).
+        """
 
     def sync(self) -> None:
         """Make everything written so far durable (it survives a machine crash)."""

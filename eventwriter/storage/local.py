@@ -44,9 +44,12 @@ class LocalFileSink:
         if self._fd is None:
             raise ValueError(f"write to closed file {self.path}")
         view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError as exc:  # a full disk may take part of the data first
+            exc.bytes_written = len(data) - len(view)  # type: ignore[attr-defined]  # see Sink.write
+            raise
 
     def sync(self) -> None:
         if self._fd is not None:
