@@ -169,8 +169,15 @@ class SummaryWriter:
             )
         values = [to_float(f"{main_tag}/{key}", value) for key, value in tag_scalar_dict.items()]
         step, wall = to_step(main_tag, global_step), self._wall(main_tag, walltime)
-        for run, value in zip(self._runs.scalars_runs(main_tag, tag_scalar_dict), values):
-            run.write_scalar(main_tag, value, step, wall)
+        written = 0
+        try:
+            for run, value in zip(self._runs.scalars_runs(main_tag, tag_scalar_dict), values):
+                run.write_scalar(main_tag, value, step, wall)
+                written += 1
+        except WriterClosedError:  # as in _write: the rest go to the sub-runs made anew
+            runs = self._runs.scalars_runs(main_tag, tag_scalar_dict)
+            for run, value in list(zip(runs, values))[written:]:
+                run.write_scalar(main_tag, value, step, wall)
 
     def add_text(self, tag: str, text_string: str, global_step: Any = None, walltime: Any = None) -> None:
         """Log text (rendered as Markdown) under ``{tag}/text_summary``, as torch does."""

@@ -122,31 +122,42 @@ def test_eight_threads_times_5000_scalars_are_all_there_exactly_once(logdir):
     assert shared == sorted(t * 10_000 + s for t in range(8) for s in range(5000))
 
 
+@pytest.mark.slow
 def test_adds_and_flushes_racing_close_neither_fail_nor_lose_values(logdir):
     writer = SummaryWriter(logdir)
-    stop, added = threading.Event(), [0]
+    stop, errors = threading.Event(), []
+    added = {"scalar": 0, "scalars": 0}
 
-    def add() -> None:
+    def work(kind: str) -> None:
+        step = 0
         while not stop.is_set():
-            writer.add_scalar("x", 1.0, added[0])
-            writer.add_text("t", "text", added[0])
-            added[0] += 1
-            writer.flush()
+            try:
+                if kind == "scalar":
+                    writer.add_scalar("x", 1.0, step)
+                elif kind == "scalars":
+                    writer.add_scalars("pair", {"a": 1.0, f"k{step % 20}": 2.0}, step)
+                else:
+                    writer.flush()
+            except Exception as exc:  # WriterClosedError before
+                errors.append(exc)
+            step += 1
+        added[kind] = step
 
-    def close_often() -> None:
-        end = time.monotonic() + 2.0
-        while time.monotonic() < end:
-            writer.close()
-
-    adder = threading.Thread(target=add)
-    adder.start()
-    try:
-        run_together(2, lambda n: close_often())
-    finally:
-        stop.set()
-        adder.join()
+    threads = [threading.Thread(target=work, args=(kind,)) for kind in ("scalar", "scalars", "flush", "flush")]
+    for thread in threads:
+        thread.start()
+    end = time.monotonic() + 2.0
+    while time.monotonic() < end:
+        writer.close()
+        time.sleep(0.005)
+    stop.set()
+    for thread in threads:
+        thread.join()
     writer.close()
-    assert [step for step, _ in sorted(scalars(logdir, "x"))] == list(range(added[0]))
+    assert not errors, errors[:3]
+    assert sorted(step for step, _ in scalars(logdir, "x")) == list(range(added["scalar"]))
+    steps = sorted(step for step, _ in scalars(os.path.join(logdir, "pair_a"), "pair"))
+    assert steps == list(range(added["scalars"]))
 
 
 def test_a_close_interrupted_by_ctrl_c_is_finished_by_the_next_close(logdir, monkeypatch):
