@@ -36,6 +36,25 @@ def written(path: str) -> list[int]:
     return numbers
 
 
+def wait_until_written(path: str, expected: list[int], within: float, message: str) -> None:
+    start = time.monotonic()
+    while written(path) != expected:
+        assert time.monotonic() - start < within, message
+        time.sleep(0.01)
+
+
+class TimedSink(CountingSink):
+    """Notes when each record reached the file (``times``, one per record)."""
+
+    def __init__(self, path, **options):
+        super().__init__(path, **options)
+        self.times = []
+
+    def write(self, data):
+        super().write(data)
+        self.times += [time.monotonic()] * len(list(iter_records(io.BytesIO(data))))
+
+
 @pytest.fixture
 def sink_path(tmp_path):
     return str(tmp_path / "records")
@@ -59,10 +78,7 @@ def test_a_record_reaches_the_sink_within_a_second_without_flush(sink_path):
     queue, _ = make(sink_path, flush_secs=3600)
     try:
         queue.put(record(7))
-        start = time.monotonic()
-        while written(sink_path) != [7]:
-            assert time.monotonic() - start < 1.0, "record not visible within a second"
-            time.sleep(0.01)
+        wait_until_written(sink_path, [7], 1.0, "record not visible within a second")
     finally:
         queue.close()
 
@@ -202,10 +218,7 @@ def test_records_before_a_slow_deferred_build_are_written_without_waiting_for_it
     queue.put_later(slow_build, 100, "slow")
     queue.put(record(3))
     try:
-        start = time.monotonic()
-        while written(sink_path) != [1]:
-            assert time.monotonic() - start < 2.0, "record 1 waited for the build queued after it"
-            time.sleep(0.01)
+        wait_until_written(sink_path, [1], 2.0, "record 1 waited for the build queued after it")
     finally:
         release.set()
         queue.close()
@@ -416,16 +429,7 @@ def test_no_record_waits_much_longer_than_max_lag_behind_a_slow_thread(sink_path
     monkeypatch.setattr(write_behind, "MIN_PENDING_BYTES", 100)
     monkeypatch.setattr(write_behind, "_BATCH_RECORDS", 20)  # with 0.1 s a write: 200 records a second
 
-    class TimedSink(CountingSink):
-        def __init__(self, path):
-            super().__init__(path, delay=0.1)
-            self.times = []  # when each record reached the file
-
-        def write(self, data):
-            super().write(data)
-            self.times += [time.monotonic()] * len(list(iter_records(io.BytesIO(data))))
-
-    sink = TimedSink(sink_path)
+    sink = TimedSink(sink_path, delay=0.1)
     queue = WriteBehind(sink, max_queue=1, flush_secs=120, batch_window=0.1)
     added = []
     start = time.monotonic()
@@ -441,15 +445,6 @@ def test_no_record_waits_much_longer_than_max_lag_behind_a_slow_thread(sink_path
 def test_a_burst_of_slow_deferred_builds_is_not_all_queued_at_once(sink_path):
     """Each build takes 0.3 s: the queue takes what its thread builds in about MAX_LAG / 2,
     so no item waits for a pile of builds before it (the weight is only a few bytes)."""
-
-    class TimedSink(CountingSink):
-        def __init__(self, path):
-            super().__init__(path)
-            self.times = []
-
-        def write(self, data):
-            super().write(data)
-            self.times += [time.monotonic()] * len(list(iter_records(io.BytesIO(data))))
 
     def slow(number: int) -> bytes:
         time.sleep(0.3)
