@@ -8,6 +8,8 @@ rounds (the order rotates each round); the table shows medians over the rounds:
 
 * caller: time spent inside the ``add_*`` calls, per call (what the training loop pays);
 * end to end: the calls plus ``close()``, until everything is on disk, per call;
+* cpu: CPU time of the whole process (every thread) over the end-to-end span, per call:
+  what a busy training process pays, where no idle core hides background work;
 * bytes: size of the files written;
 * ratios: torch's and tensorboardX's time divided by eventwriter's (higher is better).
 
@@ -207,18 +209,19 @@ def _dir_bytes(path: str) -> int:
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
 
 
-def _measure(make_writer, workload: Workload, calls: int, root: str) -> tuple[float, float, int]:
+def _measure(make_writer, workload: Workload, calls: int, root: str) -> tuple[float, float, float, int]:
+    """(caller seconds, end-to-end seconds, process CPU seconds, bytes written)."""
     logdir = tempfile.mkdtemp(dir=root)
     writer = make_writer(logdir)
     gc.collect()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     workload.run(writer, calls)
     caller = time.perf_counter() - start
     writer.close()
-    end_to_end = time.perf_counter() - start
+    end_to_end, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     size = _dir_bytes(logdir)
     shutil.rmtree(logdir)
-    return caller, end_to_end, size
+    return caller, end_to_end, cpu, size
 
 
 def _format_time(seconds: float) -> str:
@@ -238,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     writers = _writers()
     names = list(writers)
     workloads = [w for w in WORKLOADS if not args.only or args.only in w.name]
-    results: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
+    results: dict[tuple[str, str], list[tuple[float, ...]]] = {}
     with tempfile.TemporaryDirectory() as root:
         for workload in workloads:
             calls = max(1, workload.calls // 50) if args.quick else workload.calls
@@ -251,32 +254,27 @@ def main(argv: list[str] | None = None) -> int:
                 for name in order:
                     result = _measure(writers[name], workload, calls, root)
                     results.setdefault((workload.name, name), []).append(
-                        tuple(x / calls for x in result[:2]) + result[2:]
+                        tuple(x / calls for x in result[:3]) + result[3:]
                     )
 
     header = [
         "workload",
-        *(f"{n} caller/e2e" for n in names),
+        *(f"{n} caller/e2e/cpu" for n in names),
         "bytes (ew/torch/tbx)",
-        "torch÷ew caller/e2e",
-        "tbx÷ew caller/e2e",
+        "torch÷ew caller/e2e/cpu",
+        "tbx÷ew caller/e2e/cpu",
     ]
     rows = []
     for workload in workloads:
         medians = {
-            name: (
-                statistics.median(r[0] for r in results[(workload.name, name)]),
-                statistics.median(r[1] for r in results[(workload.name, name)]),
-                results[(workload.name, name)][-1][2],
-            )
-            for name in names
+            name: [statistics.median(r[i] for r in results[(workload.name, name)]) for i in range(3)] for name in names
         }
         ours = medians["eventwriter"]
         row = [workload.name]
-        row += [f"{_format_time(medians[n][0])} / {_format_time(medians[n][1])}" for n in names]
-        row.append(" / ".join(str(medians[n][2]) for n in names))
+        row += [" / ".join(_format_time(t) for t in medians[n]) for n in names]
+        row.append(" / ".join(str(int(results[(workload.name, n)][-1][3])) for n in names))
         for other in ("torch", "tensorboardX"):
-            row.append(f"{medians[other][0] / ours[0]:.1f}x / {medians[other][1] / ours[1]:.1f}x")
+            row.append(" / ".join(f"{theirs / mine:.1f}x" for theirs, mine in zip(medians[other], ours)))
         rows.append(row)
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     print(f"# {rounds} round(s), per-call medians; Python {sys.version.split()[0]}, numpy {np.__version__}")
