@@ -1,8 +1,9 @@
 """TensorFlow's default histogram buckets: their edges, and values counted into them fast.
 
 torch's ``add_histogram`` buckets with ``numpy.histogram`` over the 1,549 edges; here a
-value's bucket is computed from its logarithm instead of searched for, with the same
-counts (tests/test_summary_kinds.py checks them against numpy's).
+value's bucket is computed instead of searched for, with the same counts
+(tests/test_summary_kinds.py checks them against numpy's): float32 (and float16) values
+by a table lookup on their bits, other values from their logarithm.
 eventwriter.plugins.histograms uses it for ``bins="tensorflow"``.
 """
 
@@ -12,8 +13,6 @@ import math
 from functools import lru_cache
 
 import numpy as np
-
-from eventwriter.helper import in_halves
 
 __all__ = ["Tally", "tensorflow_edge_array", "tensorflow_edges", "tensorflow_tally"]
 
@@ -57,16 +56,17 @@ Tally = tuple[np.ndarray, float, float, float, float]
 def tensorflow_tally(values: np.ndarray) -> Tally:
     """Counts in the TensorFlow buckets (``numpy.histogram(values, edges)[0]`` for values
     within the outer edges; beyond them they are clipped into the end buckets) and the
-    statistics, in one pass over chunks of 65,536 values converted to float64.
+    statistics, in one pass over chunks of 65,536 values (statistics in float64).
 
-    Large inputs are counted in two halves, one by eventwriter.helper's thread.
+    One thread: splitting the work with another would save wall time but cost CPU time
+    (the threads pass the GIL back and forth between numpy calls), which a training
+    process whose cores are busy pays.
     """
-    if values.size < 4 * _CHUNK:
-        return _tally_chunks(values)
-    middle = values.size // 2 // _CHUNK * _CHUNK
-    first, second = in_halves(_tally_chunks, values[:middle], values[middle:])
-    return (first[0] + second[0], min(first[1], second[1]), max(first[2], second[2]),
-            first[3] + second[3], first[4] + second[4])  # fmt: skip
+    if values.dtype == np.float16:
+        return _tally_float32(values.astype(np.float32))
+    if values.dtype == np.float32:
+        return _tally_float32(values)
+    return _tally_chunks(values)
 
 
 def _tally_chunks(values: np.ndarray) -> Tally:
@@ -107,3 +107,65 @@ def _tally_chunks(values: np.ndarray) -> Tally:
             np.clip(buckets, 0, last, out=buckets)  # the last edge is in the last bucket; beyond: see caller
             counts += np.bincount(buckets, minlength=len(counts))
     return counts, float(lowest), float(highest), float(total), float(squares)
+
+
+# float32 values are bucketed without arithmetic on their values. Their bits, read as an
+# int32 and made monotonic (negative values' magnitude bits flipped: "sortable"), order
+# them as their values are ordered; so a value's bucket is the number of inner edges
+# whose threshold (the sortable bits of the smallest float32 at or above the edge) is at
+# or below its own bits. The top 16 of those bits pick one of 65,536 cells; no cell holds
+# more than one threshold (a cell spans under 1% of its values, a bucket 10%), so
+#
+#     bucket = (bits + table[bits >> 16]) >> 32,  table[cell] = (below + 1) * 2**32 - threshold
+#
+# where ``below`` counts the thresholds at or below the cell's first bits and
+# ``threshold`` is the one inside the cell (or the next cell's start when there is none):
+# adding them carries into bit 32 exactly when the bits reach the threshold. Values
+# beyond the outer edges land in the end buckets (the caller sees them by min and max).
+_CELL_BITS = 16
+
+
+def _sortable(bits: np.ndarray) -> np.ndarray:
+    """int32 bits of float32 values as int64 numbers ordered as the values are."""
+    wide = bits.astype(np.int64)
+    return np.where(wide < 0, wide ^ 0x7FFFFFFF, wide)
+
+
+@lru_cache(maxsize=1)
+def _float32_table() -> np.ndarray:
+    inner = tensorflow_edge_array()[1:-1]  # the outer edges bound the end buckets
+    smallest = inner.astype(np.float32)  # the smallest float32 at or above each edge
+    below = smallest.astype(np.float64) < inner
+    smallest[below] = np.nextafter(smallest[below], np.float32(np.inf))
+    thresholds = _sortable(smallest.view(np.int32))
+    thresholds[inner == 0.0] = -1  # the sortable bits of -0.0, which numpy counts as >= 0.0
+    cell = np.int64(1) << _CELL_BITS
+    starts = np.arange(-(1 << 15), 1 << 15, dtype=np.int64) << _CELL_BITS
+    below_start = np.searchsorted(thresholds, starts, side="right")
+    following = np.append(thresholds, np.int64(1) << 40)[below_start]
+    inside = np.where(following < starts + cell, following, starts + cell)
+    table = (below_start.astype(np.int64) << 32) + (np.int64(1) << 32) - inside
+    # Index by the signed cell number: negative cells from the end, as numpy indexes.
+    return np.concatenate([table[1 << 15 :], table[: 1 << 15]])
+
+
+def _tally_float32(values: np.ndarray) -> Tally:
+    table = _float32_table()
+    counts = np.zeros(len(tensorflow_edge_array()) - 1, dtype=np.int64)
+    total, squares = 0.0, 0.0
+    with np.errstate(over="ignore"):  # sums of huge values are inf, as torch's are
+        for start in range(0, values.size, _CHUNK):
+            part = values[start : start + _CHUNK]
+            wide = part.astype(np.float64)
+            total += wide.sum()
+            np.square(wide, out=wide)
+            squares += wide.sum()
+            bits = part.view(np.int32).astype(np.int64)
+            flip = bits >> 31
+            flip &= 0x7FFFFFFF
+            bits ^= flip  # sortable
+            buckets = table[bits >> _CELL_BITS]
+            buckets += bits
+            buckets >>= 32
+            counts += np.bincount(buckets, minlength=len(counts))
+    return counts, float(values.min()), float(values.max()), float(total), float(squares)

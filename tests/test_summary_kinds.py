@@ -563,6 +563,28 @@ def test_fast_tensorflow_bucketing_of_other_dtypes(dtype):
     np.testing.assert_array_equal(tensorflow_tally(values)[0], np.histogram(values.astype(np.float64), bins=edges)[0])
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_float32_bucketing_by_bits_equals_numpy_histogram_at_every_edge(seed):
+    # float32 values are bucketed by a table over their bits: the float32 values next to
+    # every edge (on both sides, both signs), zeros of both signs, subnormals and the
+    # largest values inside the outer edges land where numpy.histogram puts them.
+    rng = np.random.default_rng(seed)
+    edges = np.asarray(histograms.tensorflow_bins())
+    nearest = edges.astype(np.float32)
+    around = np.concatenate(
+        [nearest, np.nextafter(nearest, np.float32(np.inf)), np.nextafter(nearest, np.float32(-np.inf))]
+    )
+    special = np.array([0.0, -0.0, 1e-45, -1e-45, 1.2e-38, -1.2e-38], dtype=np.float32)
+    spread = (rng.normal(size=50_000) * 10.0 ** rng.integers(-40, 20, 50_000)).astype(np.float32)
+    values = np.concatenate([around, special, spread])
+    values = values[(values >= edges[0]) & (values <= edges[-1])]
+    rng.shuffle(values)
+    expected = np.histogram(values.astype(np.float64), bins=edges)[0]
+    np.testing.assert_array_equal(tensorflow_tally(values)[0], expected)
+    halves = values[np.abs(values) < 60_000].astype(np.float16)  # float16 is bucketed as float32
+    np.testing.assert_array_equal(tensorflow_tally(halves)[0], np.histogram(halves.astype(np.float64), bins=edges)[0])
+
+
 def test_numpy_bin_rules_that_refuse_the_data_fail_in_the_call(logdir):
     # numpy 2 refuses 10 bins over so small a range; numpy 1 makes edges that coincide
     with SummaryWriter(logdir) as writer:
