@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from eventwriter import forks
+from eventwriter import buffers, forks
 from eventwriter.convert import describe
 from eventwriter.encoding import summary_record
 from eventwriter.file_tags import FileTags
@@ -168,7 +168,10 @@ class EventFileWriter:
             EventWriterError: writing failed and no earlier call reported it.
         """
         with self._lock:
-            self._queue.close()
+            try:
+                self._queue.close()
+            finally:
+                buffers.clear()  # copies kept for the builders of later calls
 
     def reopen(self) -> None:
         """After ``close()``, continue in a new event file in the same directory.

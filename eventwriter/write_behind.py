@@ -11,9 +11,11 @@ the thread: no lock per call. The thread writes what is queued in batches, one
   threads hold the GIL, a slow disk), callers wait: the thread measures how many bytes a
   second it writes (deferred items count what they hold), and a queue takes no more than
   it writes in ``MAX_LAG / 2`` seconds (between ``MIN_PENDING_BYTES`` and
-  ``MAX_PENDING_BYTES``). A caller over the limit waits until the queue is under it again
-  (about one batch), so no record waits much longer than ``MAX_LAG`` and a crash loses
-  about that much;
+  ``MAX_PENDING_BYTES``), and deferred items queued hold no more than
+  ``MAX_DEFERRED_BYTES`` (the copies of the arrays they will build from; more queued
+  would not make the thread faster). A caller over a limit waits until the queue is under
+  it again (about one batch), so no record waits much longer than ``MAX_LAG`` and a crash
+  loses about that much;
 * written data is made durable (``Sink.sync``) every ``flush_secs`` and on close;
 * a deferred item (``put_later``) is built by the thread in its place in the queue, once
   the records before it are written: the costly half of images and histograms runs
@@ -39,12 +41,13 @@ from eventwriter import at_exit, forks
 from eventwriter.errors import EventWriterError, WriterClosedError
 from eventwriter.storage import Sink
 
-__all__ = ["MAX_LAG", "MAX_PENDING_BYTES", "MIN_PENDING_BYTES", "WriteBehind"]
+__all__ = ["MAX_DEFERRED_BYTES", "MAX_LAG", "MAX_PENDING_BYTES", "MIN_PENDING_BYTES", "WriteBehind"]
 
 logger = logging.getLogger(__name__)
 
 MAX_PENDING_BYTES = 64 << 20  # the most a queue holds, whatever the thread's speed
 MIN_PENDING_BYTES = 64 << 10  # what a queue may always hold (a burst of about 1,400 scalars)
+MAX_DEFERRED_BYTES = 16 << 20  # deferred items queued hold this much at most (the first always goes in)
 MAX_LAG = 1.0  # seconds: a queue holds what its thread writes in half of this, so no record waits longer
 MAX_QUEUE_LIMIT = 65_536  # max_queue above this (or below 1) acts as this
 _BATCH_RECORDS = 16_384  # records joined into one write() call at most
@@ -97,6 +100,8 @@ class WriteBehind:
         self._build_cost = 0.0  # seconds per byte of weight of recent deferred builds; 0: none yet
         self._queued_build_secs = 0.0  # expected build time of deferred items; grows in callers' threads
         self._built_secs = 0.0  # the same for those built; grows in the writer thread
+        self._queued_weight = 0  # weight of deferred items queued; grows in callers' threads
+        self._built_weight = 0  # the same for those built; grows in the writer thread
         self._pending: deque[_Item] = deque()
         self._enqueued_bytes = 0  # grows in callers' threads
         self._written_bytes = 0  # grows in the writer thread
@@ -169,6 +174,7 @@ class WriteBehind:
             return
         self._pending.append(item)
         self._enqueued_bytes += weight
+        self._queued_weight += weight
         self._queued_build_secs += estimate
         self._wake()  # a costly item: lag and backlog are checked every time
         if self._state is not None:
@@ -325,11 +331,14 @@ class WriteBehind:
             self._wait_until_caught_up()
 
     def _behind(self) -> bool:
-        """Whether the queue holds more than its thread writes in MAX_LAG / 2: more bytes
-        than its measured speed allows, or deferred items expected to take longer to build.
-        The first deferred item is always taken; a small one is only a few bytes, but a
-        video may take its thread seconds."""
+        """Whether the queue holds more than its thread writes in MAX_LAG / 2 (more bytes
+        than its measured speed allows, or deferred items expected to take longer to
+        build), or deferred items holding more than MAX_DEFERRED_BYTES. The first deferred
+        item is always taken; a small one is only a few bytes, but a video may take its
+        thread seconds."""
         if self.pending_bytes > self._max_pending_bytes:
+            return True
+        if self._queued_weight - self._built_weight > MAX_DEFERRED_BYTES:
             return True
         return self._queued_build_secs - self._built_secs > MAX_LAG / 2 + 1e-9
 
@@ -438,6 +447,7 @@ class WriteBehind:
                         continue
                     finally:
                         self._built_secs += item.estimate
+                        self._built_weight += item.weight
                     self._note_build(item.weight, time.monotonic() - started)
                     weight_correction += item.weight - len(record)
                     append(record)

@@ -462,6 +462,39 @@ def test_a_burst_of_slow_deferred_builds_is_not_all_queued_at_once(sink_path):
     assert max(waits) < write_behind.MAX_LAG / 2 + 2 * 0.3 + 0.4, f"an item waited {max(waits):.2f} s"
 
 
+def test_deferred_items_queued_hold_at_most_max_deferred_bytes(sink_path):
+    """Quick builds of heavy items (a histogram's copy of its values): however fast the
+    thread builds, the copies queued stay under MAX_DEFERRED_BYTES (plus the one going in)."""
+    weight = write_behind.MAX_DEFERRED_BYTES // 4
+    building = threading.Event()
+    release = threading.Event()
+
+    def held(number: int) -> bytes:
+        building.set()
+        release.wait(10)
+        return record(number)
+
+    queue = WriteBehind(TimedSink(sink_path), max_queue=10, flush_secs=120, batch_window=0.0)
+    queue.put_later(lambda: record(-1), weight, "quick")  # the thread's speed is measured: fast
+    queue.flush()
+    queue.put_later(lambda: held(0), weight, "held")
+    assert building.wait(10)  # the thread is inside the first build
+
+    def add_more() -> None:
+        for number in range(1, 9):
+            queue.put_later(lambda n=number: record(n), weight, "d")
+
+    waiting = threading.Thread(target=add_more)
+    waiting.start()
+    waiting.join(0.5)
+    assert waiting.is_alive()  # over the bound: the caller waits for the thread
+    assert queue._queued_weight - queue._built_weight <= write_behind.MAX_DEFERRED_BYTES + weight
+    release.set()
+    waiting.join(10)
+    queue.close()
+    assert written(sink_path) == list(range(-1, 9))
+
+
 def test_at_exit_queued_records_are_written_and_later_ones_written_by_the_caller(sink_path):
     queue, sink = make(sink_path, batch_window=30)
     queue.put(record(1))

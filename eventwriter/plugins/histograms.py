@@ -21,6 +21,7 @@ from typing import Any, Union
 
 import numpy as np
 
+from eventwriter.buffers import owned_copy
 from eventwriter.convert import about_tag, check_tag, describe, real_array, tag_prefix, to_float, to_numpy
 from eventwriter.plugins import Deferred
 from eventwriter.proto.summary_pb2 import HistogramProto, Summary
@@ -62,11 +63,11 @@ def _is_tensorflow(bins: Any) -> bool:
     return isinstance(bins, str) and bins == "tensorflow"
 
 
-def _check_values(tag: str, values: Any, copy: bool) -> np.ndarray:
-    """``values`` as a flat array of finite real numbers, a new one if ``copy``."""
-    array = real_array(tag, "values", values)
-    flat = np.array(array, copy=True).reshape(-1) if copy else array.reshape(-1)
-    if flat.dtype.kind == "f" and not np.isfinite(flat).all():
+def _check_values(tag: str, values: Any) -> np.ndarray:
+    """``values`` as a flat array of finite real numbers (a view where possible)."""
+    flat = real_array(tag, "values", values).reshape(-1)
+    # min and max are NaN if any value is, and infinite if any is: two cheap passes
+    if flat.dtype.kind == "f" and not (np.isfinite(flat.min()) and np.isfinite(flat.max())):
         bad = flat.size - int(np.count_nonzero(np.isfinite(flat)))
         raise ValueError(f"{tag_prefix(tag)}values must be finite, got {bad} NaN or infinite of {flat.size}")
     return flat
@@ -240,7 +241,7 @@ def make_histogram(values: Any, bins: Any, max_bins: int | None = None) -> Histo
         ValueError: ``values`` are empty or not finite, ``bins`` or ``max_bins`` are out
             of range, no value lies inside the edges, or numpy's rule refuses the data.
     """
-    flat = _check_values("", values, copy=False)
+    flat = _check_values("", values)
     limit = _check_max_bins(max_bins)
     return histogram_proto(flat, check_bins(bins, flat), limit)
 
@@ -256,7 +257,7 @@ def prepare_histogram(name: str, values: Any, bins: Any, max_bins: int | None = 
         TypeError, ValueError: as ``histogram``.
     """
     check_tag(name, "tag")
-    flat = _check_values(name, values, copy=True)  # owned by the builder; float64 only there
+    flat = _check_values(name, values)
     with about_tag(name):
         limit = _check_max_bins(max_bins)
         checked = check_bins(bins, flat)
@@ -264,7 +265,15 @@ def prepare_histogram(name: str, values: Any, bins: Any, max_bins: int | None = 
         with about_tag(name):
             summary = histogram_pb(name, flat, checked, limit)
         return Deferred(lambda: summary, 0)
-    return Deferred(lambda: histogram_pb(name, flat, checked, limit), flat.nbytes)
+    copy = owned_copy(flat)  # the builder's own; float64 only there
+
+    def build() -> Summary:
+        try:
+            return histogram_pb(name, copy.array, checked, limit)
+        finally:
+            copy.release()
+
+    return Deferred(build, flat.nbytes)
 
 
 def histogram(name: str, values: Any, bins: Any, max_bins: int | None = None) -> Summary:
