@@ -7,7 +7,10 @@ the thread: no lock per call. The thread writes what is queued in batches, one
 
 * a record reaches the sink (readers see it) ``batch_window`` seconds after it is
   queued at most, at once when ``max_queue`` records are pending, or on ``flush()`` —
-  while the thread keeps up. When it cannot (callers add faster than it writes, other
+  while the thread keeps up. ``flush()`` writes what is queued itself, in the caller's
+  thread: a training loop that flushes every step (as many frameworks do) pays one
+  ``write()`` of a few hundred bytes, not a round trip through the thread. One lock
+  (``_write_lock``) makes whoever writes, thread or caller, write in queue order. When it cannot (callers add faster than it writes, other
   threads hold the GIL, a slow disk), callers wait: the thread measures how many bytes a
   second it writes (deferred items count what they hold), and a queue takes no more than
   it writes in ``MAX_LAG / 2`` seconds (between ``MIN_PENDING_BYTES`` and
@@ -30,6 +33,7 @@ the thread: no lock per call. The thread writes what is queued in batches, one
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -113,7 +117,9 @@ class WriteBehind:
         self._progress = threading.Event()  # set by the thread after each batch
         self._stopped = threading.Event()  # set by the thread as its last act
         self._close_lock = threading.Lock()
-        self._late_lock = threading.Lock()  # orders the callers' own writes at exit
+        self._write_lock = threading.Lock()  # held by whoever takes items from the queue and writes them
+        self._last_sync = time.monotonic()
+        self._unsynced = False  # written since the last sync
         self._closed = False
         self._state: str | None = None
         self._error: BaseException | None = None
@@ -197,15 +203,16 @@ class WriteBehind:
         self.check()
         if self._state == _AT_EXIT:
             return  # every record is written when added
-        barrier = _Barrier()
-        self._pending.append(barrier)
-        self._request_write()
-        while not barrier.wait(0.1):
-            if self._stopped.is_set():
-                break
+        with self._write_lock:
+            if self._state is None:  # else closed meanwhile: check() says so
+                try:
+                    self._write_pending(limit=len(self._pending))
+                    if self._unsynced and time.monotonic() - self._last_sync >= self._flush_secs:
+                        self._sync()
+                except Exception as exc:  # as if the thread had failed: the same error, from here
+                    self._fail(exc)
+                    self._wakeup.set()  # the thread sees the failure and ends
         self.check()
-        if not barrier.is_set():
-            raise EventWriterError(f"the writer thread of {self.path} stopped before writing everything")
 
     def close(self) -> None:
         """Write everything queued, sync and close the sink. Later calls do nothing.
@@ -260,8 +267,7 @@ class WriteBehind:
             self._thread.join()
         if self._error is None:
             try:
-                with self._late_lock:
-                    self._write_pending()
+                self._write_pending()
             except Exception as exc:  # reported by close() like a thread failure
                 self._error = exc
 
@@ -287,7 +293,7 @@ class WriteBehind:
             self._raise_state()
         try:
             record = item if type(item) is bytes else item.build()  # type: ignore[union-attr]
-            with self._late_lock:
+            with self._write_lock:
                 self._sink.write(record)
         except Exception as exc:
             raise EventWriterError(f"writing {self.path} at exit failed: {exc!r}") from exc
@@ -383,28 +389,29 @@ class WriteBehind:
     # -- the thread ----------------------------------------------------------------------
 
     def _run(self) -> None:
-        last_sync = time.monotonic()
-        unsynced = False
         try:
             while True:
                 timeout = None
-                if unsynced:
-                    timeout = min(max(0.0, last_sync + self._flush_secs - time.monotonic()), threading.TIMEOUT_MAX)
+                if self._unsynced:
+                    due = self._last_sync + self._flush_secs - time.monotonic()
+                    timeout = min(max(0.0, due), threading.TIMEOUT_MAX)
                 self._wakeup.wait(timeout)
                 self._wakeup.clear()
-                if not self._urgent and self._pending:
-                    # Batch window: let a burst of puts gather into one write.
+                if not self._urgent:
+                    # Batch window: let a burst of puts gather into one write. Also when a
+                    # caller's flush took the queue meanwhile: the next puts, while the
+                    # thread waits here, need not wake it (once a window, not once a step).
                     self._wakeup.wait(self._batch_window)
                     self._wakeup.clear()
+                if self._state == _FAILED:  # a caller's flush failed to write
+                    return
                 self._urgent = False
                 self._signal_at = self._max_queue
-                wrote, stop = self._write_pending()
-                if stop:
+                if self._write_pending():
                     return  # close() syncs and closes the sink
-                unsynced = unsynced or wrote
-                if unsynced and time.monotonic() - last_sync >= self._flush_secs:
-                    self._sink.sync()
-                    last_sync, unsynced = time.monotonic(), False
+                if self._unsynced and time.monotonic() - self._last_sync >= self._flush_secs:
+                    with self._write_lock:
+                        self._sync()
                 self._idle = True
                 self._signal_at = 1
                 if self._pending:  # a put may have missed the idle flag
@@ -416,59 +423,92 @@ class WriteBehind:
             self._progress.set()
             self._stopped.set()
 
-    def _write_pending(self) -> tuple[bool, bool]:
-        """Write everything queued; return (wrote anything, a close barrier was reached).
+    def _write_pending(self, limit: int | None = None) -> bool:
+        """Write what is queued (at most ``limit`` items: a caller's flush takes what it
+        found); return whether a close barrier was reached.
 
         Records are joined into one write per batch, deferred items built here, and
-        barriers set once everything before them is written.
+        barriers set once everything before them is written. The thread takes the write
+        lock a batch at a time; a caller (flush, close) holds it already, and a close
+        barrier is left to the thread.
         """
         pending = self._pending
+        caller = limit is not None
+        left = len(pending) if limit is None else limit
+        while pending and left > 0:
+            with contextlib.nullcontext() if caller else self._write_lock:
+                left, stop = self._write_batch(left, caller)
+            if stop:
+                return True
+        return False
+
+    def _write_batch(self, left: int, caller: bool) -> tuple[int, bool]:
+        """Write one batch of at most ``left`` items; return the items left and whether a
+        close barrier was reached (and, unless ``caller``, taken)."""
+        pending = self._pending
         popleft = pending.popleft
-        wrote = False
-        while pending:
-            started = time.monotonic()
-            batch: list[bytes] = []
-            append = batch.append
-            barrier: _Barrier | None = None
-            weight_correction = 0  # deferred items count their queued weight, not their size
-            while pending and len(batch) < _BATCH_RECORDS:
-                item = popleft()
-                if type(item) is bytes:
-                    append(item)
-                elif isinstance(item, _Deferred):
-                    if batch:  # what is ready goes out first: the build may take a while
-                        pending.appendleft(item)
-                        break
-                    try:
-                        record = item.build()
-                    except Exception as exc:  # only its bytes are lost; the next call says so
-                        self._build_errors.append((item.label, exc))
-                        weight_correction += item.weight
-                        continue
-                    finally:
-                        self._built_secs += item.estimate
-                        self._built_weight += item.weight
-                    self._note_build(item.weight, time.monotonic() - started)
-                    weight_correction += item.weight - len(record)
-                    append(record)
-                elif isinstance(item, _Barrier):
-                    barrier = item
+        started = time.monotonic()
+        batch: list[bytes] = []
+        append = batch.append
+        barrier: _Barrier | None = None
+        weight_correction = 0  # deferred items count their queued weight, not their size
+        while pending and left > 0 and len(batch) < _BATCH_RECORDS:
+            item = popleft()
+            left -= 1
+            if type(item) is bytes:
+                append(item)
+            elif isinstance(item, _Deferred):
+                if batch:  # what is ready goes out first: the build may take a while
+                    pending.appendleft(item)
+                    left += 1
                     break
-            if batch:
-                data = b"".join(batch)
-                self._in_flight = batch
+                try:
+                    record = item.build()
+                except Exception as exc:  # only its bytes are lost; the next call says so
+                    self._build_errors.append((item.label, exc))
+                    weight_correction += item.weight
+                    continue
+                finally:
+                    self._built_secs += item.estimate
+                    self._built_weight += item.weight
+                self._note_build(item.weight, time.monotonic() - started)
+                weight_correction += item.weight - len(record)
+                append(record)
+            elif isinstance(item, _Barrier):
+                if item.stop and caller:  # the thread's to take, after this batch
+                    pending.appendleft(item)
+                    left = 0
+                    break
+                barrier = item
+                break
+        if batch:
+            data = b"".join(batch)
+            self._in_flight = batch
+            try:
                 self._sink.write(data)
+            except Exception:
+                raise
+            except BaseException:  # Ctrl-C in a caller's flush: nothing is lost (perhaps written twice)
+                pending.extendleft(reversed(batch))
                 self._in_flight = []
-                self._written_bytes += len(data)
-                wrote = True
+                raise
+            self._in_flight = []
+            self._written_bytes += len(data)
+            self._unsynced = True
+            if not caller:  # the thread's speed sets the queue's limit
                 self._note_speed(len(data) + weight_correction, time.monotonic() - started)
-            self._written_bytes += weight_correction
+        self._written_bytes += weight_correction
+        if not self._progress.is_set():  # cleared by a caller about to wait for it
             self._progress.set()
-            if barrier is not None:
-                barrier.set()
-                if barrier.stop:
-                    return wrote, True
-        return wrote, False
+        if barrier is not None:
+            barrier.set()
+            if barrier.stop:
+                return left, True
+        return left, False
+
+    def _sync(self) -> None:  # with the write lock held
+        self._sink.sync()
+        self._last_sync, self._unsynced = time.monotonic(), False
 
     def _note_speed(self, queued_bytes: int, seconds: float) -> None:
         """Fold one batch into the thread's speed and set the queue's limit from it."""
@@ -500,7 +540,7 @@ class WriteBehind:
         self._state = _FORKED
         self._pending = deque()
         self._close_lock = threading.Lock()
-        self._late_lock = threading.Lock()
+        self._write_lock = threading.Lock()
         at_exit.forget(self)
 
 

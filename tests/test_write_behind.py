@@ -92,6 +92,114 @@ def test_flush_returns_when_everything_is_written(sink_path):
     queue.close()
 
 
+class ThreadNotingSink(CountingSink):
+    """Notes which thread made each write."""
+
+    def __init__(self, path, **options):
+        super().__init__(path, **options)
+        self.threads = []
+
+    def write(self, data):
+        super().write(data)
+        self.threads.append(threading.current_thread())
+
+
+def test_flush_every_step_writes_in_the_callers_thread_without_waking_the_writer(sink_path):
+    """What frameworks do (log, then flush, every step): each flush is one write by the
+    caller, and the writer thread, woken by the first put, waits out its batch window
+    instead of being woken again by every step's put."""
+    sink = ThreadNotingSink(sink_path)
+    queue = WriteBehind(sink, max_queue=10, flush_secs=3600, batch_window=30)
+    for step in range(500):
+        queue.put(record(2 * step))
+        queue.put(record(2 * step + 1))
+        queue.flush()
+        assert sink.threads[-1] is threading.current_thread()  # written when flush returns
+    assert written(sink_path) == list(range(1000))
+    assert sink.writes == 500 and set(sink.threads) == {threading.current_thread()}
+    queue.close()
+
+
+def test_flush_builds_deferred_items_in_order_with_the_records(sink_path):
+    queue, _ = make(sink_path, flush_secs=3600, batch_window=30)
+    queue.put(record(1))
+    queue.put_later(lambda: record(2), 10, "d")
+    queue.put(record(3))
+    queue.flush()
+    assert written(sink_path) == [1, 2, 3]
+    queue.close()
+
+
+def test_flush_waits_for_a_build_under_way_in_the_thread(sink_path):
+    queue, _ = make(sink_path, flush_secs=3600, batch_window=0)
+    building = threading.Event()
+
+    def slow() -> bytes:
+        building.set()
+        time.sleep(0.3)
+        return record(1)
+
+    queue.put_later(slow, 10, "slow")
+    assert building.wait(5)
+    queue.put(record(2))
+    queue.flush()
+    assert written(sink_path) == [1, 2]
+    queue.close()
+
+
+def test_a_write_failing_in_a_callers_flush_is_raised_there_and_close_does_not_hang(sink_path, caplog):
+    queue, _ = make(sink_path, flush_secs=3600, batch_window=30, fail_after_writes=1)
+    queue.put(record(1))
+    queue.flush()
+    queue.put(record(2))
+    queue.put(record(3))
+    with pytest.raises(EventWriterError, match="No space left on device") as failure:
+        queue.flush()
+    assert isinstance(failure.value.__cause__, OSError)
+    assert "2 records added were not written" in caplog.text
+    with pytest.raises(EventWriterError):
+        queue.put(record(4))
+    started = time.monotonic()
+    queue.close()  # the thread ended; the error was reported already
+    assert time.monotonic() - started < 2 and not queue._thread.is_alive()
+    assert written(sink_path) == [1]
+
+
+def test_ctrl_c_during_a_callers_flush_loses_nothing(sink_path):
+    class InterruptedSink(CountingSink):
+        interrupt = False
+
+        def write(self, data):
+            if self.interrupt:
+                self.interrupt = False
+                raise KeyboardInterrupt
+            super().write(data)
+
+    sink = InterruptedSink(sink_path)
+    queue = WriteBehind(sink, max_queue=10, flush_secs=3600, batch_window=30)
+    queue.put(record(1))
+    queue.put(record(2))
+    sink.interrupt = True
+    with pytest.raises(KeyboardInterrupt):
+        queue.flush()
+    queue.put(record(3))
+    queue.flush()
+    queue.close()
+    assert written(sink_path) == [1, 2, 3]
+
+
+def test_a_callers_flush_syncs_once_flush_secs_have_passed(sink_path):
+    queue, sink = make(sink_path, flush_secs=0.2, batch_window=30)
+    queue.put(record(1))
+    queue.flush()
+    syncs = sink.syncs
+    time.sleep(0.3)
+    queue.put(record(2))
+    queue.flush()
+    assert sink.syncs > syncs
+    queue.close()
+
+
 @pytest.mark.slow
 def test_written_data_is_synced_every_flush_secs(sink_path):
     queue, sink = make(sink_path, flush_secs=0.2)

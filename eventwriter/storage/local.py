@@ -43,12 +43,13 @@ class LocalFileSink:
     def write(self, data: bytes) -> None:
         if self._fd is None:
             raise ValueError(f"write to closed file {self.path}")
-        view = memoryview(data)
+        written = 0
         try:
-            while view:
-                view = view[os.write(self._fd, view) :]
+            written = os.write(self._fd, data)
+            while written < len(data):  # rare: a regular file takes it all at once
+                written += os.write(self._fd, memoryview(data)[written:])
         except OSError as exc:  # a full disk may take part of the data first
-            exc.bytes_written = len(data) - len(view)  # type: ignore[attr-defined]  # see Sink.write
+            exc.bytes_written = written  # type: ignore[attr-defined]  # see Sink.write
             raise
 
     def sync(self) -> None:
