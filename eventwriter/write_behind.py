@@ -7,10 +7,7 @@ the thread: no lock per call. The thread writes what is queued in batches, one
 
 * a record reaches the sink (readers see it) ``batch_window`` seconds after it is
   queued at most, at once when ``max_queue`` records are pending, or on ``flush()`` —
-  while the thread keeps up. ``flush()`` writes what is queued itself, in the caller's
-  thread: a training loop that flushes every step (as many frameworks do) pays one
-  ``write()`` of a few hundred bytes, not a round trip through the thread. One lock
-  (``_write_lock``) makes whoever writes, thread or caller, write in queue order. When it cannot (callers add faster than it writes, other
+  while the thread keeps up. When it cannot (callers add faster than it writes, other
   threads hold the GIL, a slow disk), callers wait: the thread measures how many bytes a
   second it writes (deferred items count what they hold), and a queue takes no more than
   it writes in ``MAX_LAG / 2`` seconds (between ``MIN_PENDING_BYTES`` and
@@ -19,6 +16,10 @@ the thread: no lock per call. The thread writes what is queued in batches, one
   would not make the thread faster). A caller over a limit waits until the queue is under
   it again (about one batch), so no record waits much longer than ``MAX_LAG`` and a crash
   loses about that much;
+* ``flush()`` writes what is queued itself, in the caller's thread: a training loop that
+  flushes every step (as many frameworks do) pays one ``write()`` of a few hundred
+  bytes, not a round trip through the thread. One lock (``_write_lock``) makes whoever
+  writes, thread or caller, write in queue order;
 * written data is made durable (``Sink.sync``) every ``flush_secs`` and on close;
 * a deferred item (``put_later``) is built by the thread in its place in the queue, once
   the records before it are written: the costly half of images and histograms runs
