@@ -26,7 +26,15 @@ from collections.abc import Callable
 from eventwriter.plugins import scalars
 from eventwriter.record import FOOTER_SIZE, HEADER_SIZE, footer, frame, record_header
 
-__all__ = ["SUMMARY_KEY", "ScalarLayout", "event_bytes", "float32_bytes", "summary_record", "varint"]
+__all__ = [
+    "SUMMARY_KEY",
+    "ScalarLayout",
+    "event_bytes",
+    "float32_bytes",
+    "string_tensor_summary",
+    "summary_record",
+    "varint",
+]
 
 _pack_f64 = struct.Struct("<d").pack
 _pack_f32 = struct.Struct("<f").pack
@@ -177,3 +185,16 @@ def _time_and_step(wall_time: float, step: int | None) -> bytes:
 def summary_record(wall_time: float, step: int | None, summary: bytes) -> bytes:
     """The framed record of an Event holding the serialized ``summary``."""
     return frame(event_bytes(wall_time, step, SUMMARY_KEY, summary))
+
+
+# TensorProto of dtype DT_STRING (7) and shape [1]: field 1 = 7, field 2 = {dim {size 1}},
+# then field 8 (string_val) with the bytes.
+_STRING_TENSOR_HEAD = b"\x08\x07\x12\x04\x12\x02\x08\x01\x42"
+
+
+def string_tensor_summary(tag: bytes, data: bytes) -> bytes:
+    """A serialized Summary holding one value: ``tag`` (UTF-8) and a string tensor of
+    shape [1] holding ``data``, without metadata (the text plugin's later values)."""
+    tensor = _STRING_TENSOR_HEAD + varint(len(data)) + data
+    value = b"\x0a" + varint(len(tag)) + tag + b"\x42" + varint(len(tensor)) + tensor
+    return b"\x0a" + varint(len(value)) + value

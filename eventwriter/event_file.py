@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from eventwriter import buffers, forks
 from eventwriter.convert import describe
@@ -217,6 +218,16 @@ class EventFileWriter:
         """
         self._queue.check()
         self._tags.put_summary(summary, step, wall_time)
+
+    def write_text(self, tag: str, text_string: Any, step: int | None, wall_time: float) -> None:
+        """Queue ``add_text``'s event (``tag`` a str; ``text_string`` checked here).
+
+        Raises:
+            TypeError, ValueError: a bad tag or text.
+            WriterClosedError, EventWriterError: as for ``flush``.
+        """
+        self._queue.check()
+        self._tags.put_text(tag, text_string, step, wall_time)
 
     def write_later(
         self, build: Callable[[], Summary], step: int | None, wall_time: float, weight: int, tag: str = ""

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any, Union
 
 from eventwriter.convert import check_tag
-from eventwriter.encoding import ScalarLayout, summary_record
+from eventwriter.encoding import ScalarLayout, string_tensor_summary, summary_record
+from eventwriter.plugins.text import TAG_SUFFIX, text
 from eventwriter.proto.summary_pb2 import Summary
 
 __all__ = ["FileTags", "LayoutKey"]
@@ -73,6 +74,21 @@ class FileTags:
             _strip_metadata(values, self._described)
             self._put(summary_record(wall_time, step, summary.SerializeToString()))
             self._described.update(fresh)
+
+    def put_text(self, tag: str, text_string: Any, step: int | None, wall_time: float) -> None:
+        """Queue ``add_text``'s event. After a tag's first text in the file (which carries
+        the metadata, and whose tag was checked) the event's bytes are put together
+        directly; anything else goes through the text plugin's builder and its checks."""
+        name = tag + TAG_SUFFIX
+        if name in self._described and type(text_string) is str:
+            try:
+                data = text_string.encode("utf-8")
+            except UnicodeEncodeError:
+                pass  # the builder says what is wrong
+            else:
+                self._put(summary_record(wall_time, step, string_tensor_summary(name.encode("utf-8"), data)))
+                return
+        self.put_summary(text(tag, text_string), step, wall_time)
 
 
 def _strip_metadata(values: Any, described: set[str]) -> None:

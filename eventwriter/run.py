@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eventwriter.event_file import EventFileWriter, check_file_options
 from eventwriter.proto.event_pb2 import Event
@@ -86,6 +86,10 @@ class Run:
     def write_summary(self, summary: Summary, step: int | None, wall_time: float) -> None:
         """Queue a Summary built by eventwriter (its repeated plugin metadata is dropped)."""
         self.events.write_summary(summary, step, wall_time)
+
+    def write_text(self, tag: str, text_string: Any, step: int | None, wall_time: float) -> None:
+        """Queue ``add_text``'s event (the text is checked here)."""
+        self.events.write_text(tag, text_string, step, wall_time)
 
     def write_later(self, deferred: Deferred, step: int | None, wall_time: float, tag: str) -> None:
         """Queue a summary the writer thread builds (histograms, images, video)."""

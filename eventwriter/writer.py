@@ -181,7 +181,14 @@ class SummaryWriter:
 
     def add_text(self, tag: str, text_string: str, global_step: Any = None, walltime: Any = None) -> None:
         """Log text (rendered as Markdown) under ``{tag}/text_summary``, as torch does."""
-        self._write(summary.text(tag, text_string), tag, global_step, walltime)
+        if type(tag) is not str:  # the builder says what is wrong
+            self._write(summary.text(tag, text_string), tag, global_step, walltime)
+            return
+        step, wall = to_step(tag, global_step), self._wall(tag, walltime)
+        try:
+            self._runs.open().write_text(tag, text_string, step, wall)
+        except WriterClosedError:  # as in _write
+            self._runs.open().write_text(tag, text_string, step, wall)
 
     def add_tensor(self, tag: str, tensor: Any, global_step: Any = None, walltime: Any = None) -> None:
         """Log a whole tensor (torch, numpy or nested sequence) as a TensorProto."""

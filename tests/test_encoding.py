@@ -1,4 +1,4 @@
-"""The hand-encoded scalar events are byte-identical to protobuf's serialization."""
+"""The hand-encoded scalar and text events are byte-identical to protobuf's serialization."""
 
 import math
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eventwriter.encoding import ScalarLayout, event_bytes, varint
+from eventwriter.encoding import ScalarLayout, event_bytes, string_tensor_summary, varint
 from eventwriter.plugins.scalars import scalar_pb
 from eventwriter.plugins.text import text_pb
 from eventwriter.proto.event_pb2 import Event
@@ -70,6 +70,13 @@ def test_event_bytes_equal_protobuf(wall_time, step, text):
     if step is not None:
         event.step = step
     assert event_bytes(wall_time, step, 0x2A, summary.SerializeToString()) == event.SerializeToString()
+
+
+@given(tag=TAGS, text=st.one_of(st.sampled_from(["", "x" * 127, "y" * 128, "z" * 20_000]), st.text(max_size=400)))
+def test_text_summary_bytes_equal_protobuf_without_metadata(tag, text):
+    summary = text_pb(tag, text)
+    summary.value[0].ClearField("metadata")  # later values of a tag in a file carry none
+    assert string_tensor_summary(tag.encode("utf-8"), text.encode("utf-8")) == summary.SerializeToString()
 
 
 def test_exact_sizes_of_scalar_events():

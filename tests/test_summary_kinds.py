@@ -13,7 +13,7 @@ import pytest
 from helpers import assert_refused_and_writer_keeps_working, run_events, summary_values
 
 from eventwriter import SummaryWriter, summary
-from eventwriter.plugins import Deferred, histograms
+from eventwriter.plugins import Deferred, histograms, pr_curves
 from eventwriter.plugins.histograms import prepare_histogram
 from eventwriter.plugins.images import prepare_image
 from eventwriter.proto import hparams_pb2, plugin_data_pb2
@@ -407,6 +407,19 @@ BAD_BUILDER_CALLS = [
 def test_bad_input_to_torchs_builders(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+@pytest.mark.parametrize("size", [10, 70_000, 200_000])  # one block of numpy.histogram's, and several
+@pytest.mark.parametrize("thresholds", [2, 127, 1000])
+def test_pr_bucket_sums_equal_numpy_histogram_as_torch_buckets(size, thresholds):
+    rng = np.random.default_rng(size + thresholds)
+    predictions = rng.random(size)
+    predictions[:3] = [0.0, 1.0, np.nextafter(1.0, 0.0)]
+    indices = np.int32(np.floor(predictions * (thresholds - 1)))
+    weights = rng.random(size) * rng.random(size) * 1e3  # soft labels times weights: rounding matters
+    expected, _ = np.histogram(indices, bins=thresholds, range=(0, thresholds - 1), weights=weights)
+    got = pr_curves._bucket_sums(indices.astype(np.intp), weights, thresholds)
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_compute_curve_defaults_to_127_thresholds():

@@ -55,16 +55,21 @@ def _curve(labels: np.ndarray, predictions: np.ndarray, num_thresholds: int, wei
         return _counts(labels, predictions, num_thresholds, weights)
 
 
+# numpy.histogram (torch's bucketing) sums weights 65,536 values at a time; so does _bucket_sums.
+_HISTOGRAM_BLOCK = 65536
+
+
 def _counts(labels: np.ndarray, predictions: np.ndarray, num_thresholds: int, weights: Any) -> np.ndarray:
-    bucket_indices = np.int32(np.floor(predictions * (num_thresholds - 1)))
-    float_labels = labels.astype(np.float64)
-    histogram_range = (0, num_thresholds - 1)
-    tp_buckets, _ = np.histogram(
-        bucket_indices, bins=num_thresholds, range=histogram_range, weights=float_labels * weights
-    )
-    fp_buckets, _ = np.histogram(
-        bucket_indices, bins=num_thresholds, range=histogram_range, weights=(1.0 - float_labels) * weights
-    )
+    # floor(p * (T - 1)), by truncation: p is not negative
+    bucket_indices = (predictions * (num_thresholds - 1)).astype(np.intp).reshape(-1)
+    positive = labels.astype(np.float64).reshape(-1)
+    negative = 1.0 - positive
+    if not (isinstance(weights, float) and weights == 1.0):
+        weights = np.broadcast_to(weights, labels.shape).reshape(-1)
+        positive *= weights
+        negative *= weights
+    tp_buckets = _bucket_sums(bucket_indices, positive, num_thresholds)
+    fp_buckets = _bucket_sums(bucket_indices, negative, num_thresholds)
     tp = np.cumsum(tp_buckets[::-1])[::-1]
     fp = np.cumsum(fp_buckets[::-1])[::-1]
     tn = fp[0] - fp
@@ -72,6 +77,21 @@ def _counts(labels: np.ndarray, predictions: np.ndarray, num_thresholds: int, we
     precision = tp / np.maximum(_MINIMUM_COUNT, tp + fp)
     recall = tp / np.maximum(_MINIMUM_COUNT, tp + fn)
     return np.stack((tp, fp, tn, fn, precision, recall))
+
+
+def _bucket_sums(indices: np.ndarray, weights: np.ndarray, num_thresholds: int) -> np.ndarray:
+    """For flat ``indices`` and ``weights``, what torch's bucketing gives:
+    ``numpy.histogram(indices, bins=T, range=(0, T - 1), weights=weights)[0]``.
+
+    That histogram's bins are (T - 1) / T wide, so each integer index from 0 to T - 1
+    falls in the bin of its own number; the sums are bincount's, taken in numpy's blocks
+    (the same rounding) and an order of magnitude faster than numpy.histogram.
+    """
+    sums = np.zeros(num_thresholds)
+    for start in range(0, indices.size, _HISTOGRAM_BLOCK):
+        end = start + _HISTOGRAM_BLOCK
+        sums += np.bincount(indices[start:end], weights=weights[start:end], minlength=num_thresholds)
+    return sums
 
 
 def pr_curve_pb(tag: str, curve: np.ndarray, num_thresholds: int) -> Summary:
@@ -115,10 +135,10 @@ def _check_inputs(
     if label_array.shape != prediction_array.shape:
         shapes = f"{label_array.shape} and {prediction_array.shape}"
         raise ValueError(f"{about}labels and predictions must have the same shape, got {shapes}")
-    if not np.all((prediction_array >= 0) & (prediction_array <= 1)):
-        lowest, highest = prediction_array.min(), prediction_array.max()
+    lowest, highest = prediction_array.min(), prediction_array.max()  # NaN if any is NaN
+    if not (lowest >= 0 and highest <= 1):
         raise ValueError(f"{about}predictions must lie in [0, 1], got values from {lowest} to {highest}")
-    if not np.all((label_array >= 0) & (label_array <= 1)):
+    if not (label_array.min() >= 0 and label_array.max() <= 1):
         raise ValueError(f"{about}labels must be 0/1, bool, or soft labels in [0, 1]")
     weight_array = None
     if weights is not None:
@@ -182,7 +202,7 @@ def pr_curve(tag: str, labels: Any, predictions: Any, num_thresholds: int = 127,
     )
     # float64: there p * (num_thresholds - 1) is exact for float32 predictions, so each falls
     # in its true bucket (torch multiplies in the predictions' dtype, compute_curve too)
-    curve = _curve(label_array, prediction_array.astype(np.float64), count, weight_array)
+    curve = _curve(label_array, prediction_array.astype(np.float64, copy=False), count, weight_array)
     return pr_curve_pb(tag, curve, count)
 
 
