@@ -20,10 +20,12 @@ How events are compared (``compare_event``):
 * a video's GIF is Pillow's encoding, which changes between Pillow versions (9.1 and 13
   write different bytes for the same frames): it is compared by its decoded frames,
   frame durations and loop count, every other field exactly. PNGs are eventwriter's own
-  encoder (zlib level 6, no filter; Pillow only draws boxes and labels into the pixels),
-  so their bytes are pinned. Label glyphs are drawn in Pillow's default font, a bitmap
-  font before Pillow 10.1 and a FreeType one since: the golden holds the FreeType
-  glyphs, and that case is skipped where the default font is the bitmap one.
+  encoder (Pillow only draws boxes and labels into the pixels), so their bytes are
+  pinned, with zlib as the deflate library here (eventwriter[fast]'s isal writes other
+  bytes for the same pixels; tests/test_png.py checks both). Label glyphs are drawn in
+  Pillow's default font, a bitmap font before Pillow 10.1 and a FreeType one since: the
+  golden holds the FreeType glyphs, and that case is skipped where the default font is
+  the bitmap one.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import pytest
 from golden_cases import CASES, LOG_DIR, Case, new_writer
 from google.protobuf import text_format
 
+from eventwriter import png
 from eventwriter.proto.custom_scalar_pb2 import Layout
 from eventwriter.proto.event_pb2 import Event
 from eventwriter.proto.graph_pb2 import GraphDef
@@ -297,6 +300,12 @@ def _marks(case: Case) -> list[pytest.MarkDecorator]:
         # a FreeType font after; the golden holds the FreeType one.
         return [pytest.mark.skip(reason="labels in Pillow's bitmap default font; the golden has its FreeType font")]
     return []
+
+
+@pytest.fixture(autouse=True)
+def _zlib_deflates_pngs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The goldens pin the PNG bytes zlib writes, whether or not isal is installed."""
+    monkeypatch.setattr(png, "_deflate", png.zlib_deflate)
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.name, marks=_marks(c)) for c in CASES])
