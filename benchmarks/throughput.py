@@ -1,17 +1,25 @@
 """Write throughput of eventwriter, torch.utils.tensorboard and tensorboardX, side by side.
 
-    python benchmarks/throughput.py            # full run, a few minutes
+    python benchmarks/throughput.py            # full run, about fifteen minutes
+    python benchmarks/throughput.py --busy     # the same with every core kept busy
     python benchmarks/throughput.py --quick    # seconds; proves the script works
 
-Every workload runs through the three writers in one process, interleaved over several
-rounds (the order rotates each round); the table shows medians over the rounds:
+Every workload (benchmarks/workloads.py) runs through the three writers in one process,
+interleaved over several rounds (the order rotates each round); the table shows medians
+over the rounds:
 
-* caller: time spent inside the ``add_*`` calls, per call (what the training loop pays);
+* caller: time spent inside the ``add_*`` calls, per call (what the training loop waits);
 * end to end: the calls plus ``close()``, until everything is on disk, per call;
 * cpu: CPU time of the whole process (every thread) over the end-to-end span, per call:
   what a busy training process pays, where no idle core hides background work;
 * bytes: size of the files written;
 * ratios: torch's and tensorboardX's time divided by eventwriter's (higher is better).
+
+``--busy`` starts one spinning process per core for the whole run (and stops them), as
+a training process's data loader workers keep a machine busy: wall times then include
+waiting for a core. Then come the caller's latency per ``add_scalar`` call (median and
+99th percentile while the writer thread writes), eventwriter's PNGs against a bare Pillow
+encode of the same pixels (CPU time and size), and memory growth.
 
 These are measurements on a shared, noisy machine: compare ratios from one run, not
 absolute times across runs. Nothing here is asserted.
@@ -24,14 +32,14 @@ import gc
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
+from workloads import IMAGES, WORKLOADS, Workload
 
 
 def _writers() -> dict[str, Callable[[str], object]]:
@@ -45,106 +53,6 @@ def _writers() -> dict[str, Callable[[str], object]]:
         "torch": lambda logdir: TorchSummaryWriter(logdir),
         "tensorboardX": lambda logdir: tensorboardX.SummaryWriter(logdir),
     }
-
-
-@dataclass
-class Workload:
-    """``run(writer, n)`` makes ``n`` logging calls; ``n`` is the full-size count."""
-
-    name: str
-    calls: int
-    run: Callable[[object, int], None]
-
-
-def _scalars_one_tag(writer, n):
-    add = writer.add_scalar
-    for step in range(n):
-        add("loss", step * 0.001, step)
-
-
-_TAGS = [f"metric/{i:03d}" for i in range(100)]
-
-
-def _scalars_100_tags(writer, n):
-    add = writer.add_scalar
-    tags = _TAGS
-    for step in range(n):
-        add(tags[step % 100], step * 0.001, step // 100)
-
-
-def _add_scalars_4_keys(writer, n):
-    for step in range(n):
-        value = step * 0.001
-        writer.add_scalars("loss", {"train": value, "val": value * 2, "test": value * 3, "aux": value * 4}, step)
-
-
-def _text(writer, n):
-    for step in range(n):
-        writer.add_text("notes", f"step {step}: **loss** went down", step)
-
-
-_EMBEDDING = np.random.default_rng(0).normal(size=(20_000, 64)).astype(np.float32)
-_LABELS = [f"point {i} of class {i % 10}" for i in range(20_000)]
-
-
-def _embedding(writer, n):
-    rows = max(10, 20_000 * n // 20_000)
-    for step in range(max(1, n // 20_000)):
-        writer.add_embedding(_EMBEDDING[:rows], metadata=_LABELS[:rows], global_step=step)
-
-
-_HISTOGRAM_VALUES = np.random.default_rng(1).normal(size=1_000_000).astype(np.float32)
-_IMAGE = np.random.default_rng(2).random((3, 256, 256)).astype(np.float32)
-_BATCH = np.random.default_rng(3).random((64, 1, 28, 28)).astype(np.float32)
-_PR_LABELS = np.random.default_rng(4).integers(0, 2, 10_000)
-_PR_PREDICTIONS = np.random.default_rng(5).random(10_000)
-
-
-def _histogram(writer, n):
-    for step in range(n):
-        writer.add_histogram("values", _HISTOGRAM_VALUES, step)
-
-
-def _image(writer, n):
-    for step in range(n):
-        writer.add_image("image", _IMAGE, step)
-
-
-def _image_batch(writer, n):
-    for step in range(n):
-        writer.add_images("batch", _BATCH, step)
-
-
-def _pr_curve(writer, n):
-    for step in range(n):
-        writer.add_pr_curve("pr", _PR_LABELS, _PR_PREDICTIONS, step)
-
-
-def _graph(writer, n):
-    import torch
-
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples"))
-    from tutorial import LeNet5
-
-    model, images = LeNet5(), torch.rand(4, 1, 28, 28)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(n):
-            writer.add_graph(model, images)
-
-
-WORKLOADS = [
-    Workload("add_scalar, 1 tag", 100_000, _scalars_one_tag),
-    Workload("add_scalar, 100 tags", 100_000, _scalars_100_tags),
-    Workload("add_scalars, 4 keys", 10_000, _add_scalars_4_keys),
-    Workload("add_text", 10_000, _text),
-    Workload("add_embedding 20,000 x 64 + labels, per row", 20_000, _embedding),
-    Workload("add_histogram, 1M float32", 20, _histogram),
-    Workload("add_image, 3x256x256 float", 100, _image),
-    Workload("add_images, 64 x 1x28x28", 100, _image_batch),
-    Workload("add_pr_curve, 10,000 points", 100, _pr_curve),
-    Workload("add_graph, LeNet-5", 10, _graph),
-]
 
 
 _MEMORY_SCRIPT = """
@@ -182,27 +90,59 @@ print(max(0, peak[0] - baseline) / 2**20)
 def _memory_growth(name: str, count: int) -> float:
     """Peak resident memory growth in MiB (sampled every 10 ms) while one writer logs
     ``count`` scalars, in a fresh process."""
-    import subprocess
-
     result = subprocess.run(
         [sys.executable, "-c", _MEMORY_SCRIPT, name, str(count)], capture_output=True, text=True, check=True
     )
     return float(result.stdout.strip())
 
 
-def _pillow_png_seconds(pixels_chw: np.ndarray, rounds: int) -> float:
-    """A bare Pillow PNG encode of the image workload's pixels: the reference for add_image."""
+def _pillow_png(hwc: np.ndarray, rounds: int) -> tuple[float, int]:
+    """(CPU seconds, bytes) of a bare Pillow PNG encode of ``hwc``: the reference for add_image."""
     import io
 
     from PIL import Image
 
-    hwc = (pixels_chw.transpose(1, 2, 0) * 255).clip(0, 255).astype(np.uint8)
-    times = []
+    times, size = [], 0
     for _ in range(max(3, rounds)):
-        start = time.perf_counter()
-        Image.fromarray(hwc).save(io.BytesIO(), format="PNG")
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        output = io.BytesIO()
+        start = time.process_time()
+        Image.fromarray(hwc).save(output, format="PNG")
+        times.append(time.process_time() - start)
+        size = len(output.getvalue())
+    return statistics.median(times), size
+
+
+def _latencies(make_writer, calls: int, root: str) -> tuple[float, float]:
+    """(median, 99th percentile) seconds of single add_scalar calls, 100 tags, while the
+    writer's own thread (if it has one) writes what came before."""
+    logdir = tempfile.mkdtemp(dir=root)
+    writer = make_writer(logdir)
+    tags = [f"metric/{i:03d}" for i in range(100)]
+    add, clock = writer.add_scalar, time.perf_counter_ns
+    times = np.empty(calls, dtype=np.int64)
+    gc.collect()
+    for step in range(calls):
+        start = clock()
+        add(tags[step % 100], step * 0.001, step // 100)
+        times[step] = clock() - start
+    writer.close()
+    shutil.rmtree(logdir)
+    return float(np.percentile(times, 50)) / 1e9, float(np.percentile(times, 99)) / 1e9
+
+
+class _BusyCores:
+    """One spinning process per core while in use: a machine with no idle core."""
+
+    def __enter__(self) -> _BusyCores:
+        count = os.cpu_count() or 1
+        self.processes = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for process in self.processes:
+            process.kill()
+        for process in self.processes:
+            process.wait()
 
 
 def _dir_bytes(path: str) -> int:
@@ -236,12 +176,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small counts, one round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", help="run workloads whose name contains this text")
+    parser.add_argument("--busy", action="store_true", help="keep every core busy with a spinning process")
     args = parser.parse_args(argv)
+    if args.busy:
+        with _BusyCores():
+            return _run(args)
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from eventwriter import png
+
     rounds = 1 if args.quick else args.rounds
     writers = _writers()
     names = list(writers)
     workloads = [w for w in WORKLOADS if not args.only or args.only in w.name]
     results: dict[tuple[str, str], list[tuple[float, ...]]] = {}
+    latencies: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as root:
         for workload in workloads:
             calls = max(1, workload.calls // 50) if args.quick else workload.calls
@@ -256,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
                     results.setdefault((workload.name, name), []).append(
                         tuple(x / calls for x in result[:3]) + result[3:]
                     )
+        if not args.only or "add_scalar" in args.only:
+            count = 2000 if args.quick else 100_000
+            for _ in range(rounds):
+                for name in names:
+                    latencies.setdefault(name, []).append(_latencies(writers[name], count, root))
 
     header = [
         "workload",
@@ -265,27 +221,46 @@ def main(argv: list[str] | None = None) -> int:
         "tbx÷ew caller/e2e/cpu",
     ]
     rows = []
+    medians = {}
     for workload in workloads:
-        medians = {
+        medians[workload.name] = {
             name: [statistics.median(r[i] for r in results[(workload.name, name)]) for i in range(3)] for name in names
         }
-        ours = medians["eventwriter"]
+        ours = medians[workload.name]["eventwriter"]
         row = [workload.name]
-        row += [" / ".join(_format_time(t) for t in medians[n]) for n in names]
+        row += [" / ".join(_format_time(t) for t in medians[workload.name][n]) for n in names]
         row.append(" / ".join(str(int(results[(workload.name, n)][-1][3])) for n in names))
         for other in ("torch", "tensorboardX"):
-            row.append(" / ".join(f"{theirs / mine:.1f}x" for theirs, mine in zip(medians[other], ours)))
+            theirs = medians[workload.name][other]
+            row.append(" / ".join(f"{t / mine:.1f}x" for t, mine in zip(theirs, ours)))
         rows.append(row)
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    print(f"# {rounds} round(s), per-call medians; Python {sys.version.split()[0]}, numpy {np.__version__}")
+    print(
+        f"# {rounds} round(s), per-call medians; Python {sys.version.split()[0]}, numpy {np.__version__}, "
+        f"PNG deflate: {png.DEFLATE}; {'every core kept busy' if args.busy else 'machine otherwise idle'}"
+    )
     for line in [header, ["-" * w for w in widths], *rows]:
         print(" | ".join(str(cell).ljust(width) for cell, width in zip(line, widths)))
 
-    if ("add_image, 3x256x256 float", "eventwriter") in results:
-        pillow = _pillow_png_seconds(_IMAGE, rounds)
-        ours = statistics.median(r[1] for r in results[("add_image, 3x256x256 float", "eventwriter")])
-        print(f"\n# add_image end to end: {_format_time(ours)}; a bare Pillow PNG encode of the same pixels: "
-              f"{_format_time(pillow)} (eventwriter / Pillow = {ours / pillow:.2f})")  # fmt: skip
+    if latencies:
+        print("\n# add_scalar caller latency per call, 100 tags: median / 99th percentile (medians over rounds)")
+        for name in names:
+            p50, p99 = (statistics.median(r[i] for r in latencies[name]) for i in (0, 1))
+            print(f"{name:<14} {_format_time(p50)} / {_format_time(p99)}")
+
+    images = [w for w in workloads if w.name in IMAGES]
+    if images:
+        print("\n# eventwriter's add_image against a bare Pillow PNG encode of the same pixels (CPU time, bytes)")
+        for workload in images:
+            pixels = IMAGES[workload.name]()
+            pillow_cpu, pillow_bytes = _pillow_png(pixels, rounds)
+            ours_cpu = medians[workload.name]["eventwriter"][2]
+            ours_bytes = len(png.encode_png(pixels))
+            print(
+                f"{workload.name}: cpu {_format_time(ours_cpu)} vs Pillow {_format_time(pillow_cpu)} "
+                f"({ours_cpu / pillow_cpu:.2f} of it); PNG {ours_bytes} vs {pillow_bytes} bytes "
+                f"({ours_bytes / pillow_bytes:.2f}x)"
+            )
     if not args.only:
         count = 20_000 if args.quick else 1_000_000
         print(f"\n# peak RSS growth while logging {count:,} scalars, fresh process each")

@@ -53,20 +53,23 @@ _CHUNK = 1 << 16
 Tally = tuple[np.ndarray, float, float, float, float]
 
 
-def tensorflow_tally(values: np.ndarray) -> Tally:
+def tensorflow_tally(values: np.ndarray, span: tuple[float, float] | None = None) -> Tally:
     """Counts in the TensorFlow buckets (``numpy.histogram(values, edges)[0]`` for values
     within the outer edges; beyond them they are clipped into the end buckets) and the
     statistics, in one pass over chunks of 65,536 values (statistics in float64).
+    ``span``: the values' smallest and largest, if the caller knows them already.
 
     One thread: splitting the work with another would save wall time but cost CPU time
     (the threads pass the GIL back and forth between numpy calls), which a training
     process whose cores are busy pays.
     """
     if values.dtype == np.float16:
-        return _tally_float32(values.astype(np.float32))
-    if values.dtype == np.float32:
-        return _tally_float32(values)
-    return _tally_chunks(values)
+        values = values.astype(np.float32)
+    if values.dtype != np.float32:
+        return _tally_chunks(values)
+    counts, total, squares = _tally_float32(values)
+    lowest, highest = span or (float(values.min()), float(values.max()))
+    return counts, lowest, highest, total, squares
 
 
 def _tally_chunks(values: np.ndarray) -> Tally:
@@ -149,7 +152,8 @@ def _float32_table() -> np.ndarray:
     return np.concatenate([table[1 << 15 :], table[: 1 << 15]])
 
 
-def _tally_float32(values: np.ndarray) -> Tally:
+def _tally_float32(values: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """(bucket counts, sum, sum of squares) of float32 values."""
     table = _float32_table()
     counts = np.zeros(len(tensorflow_edge_array()) - 1, dtype=np.int64)
     total, squares = 0.0, 0.0
@@ -168,4 +172,4 @@ def _tally_float32(values: np.ndarray) -> Tally:
             buckets += bits
             buckets >>= 32
             counts += np.bincount(buckets, minlength=len(counts))
-    return counts, float(values.min()), float(values.max()), float(total), float(squares)
+    return counts, float(total), float(squares)

@@ -52,6 +52,8 @@ MAX_BUCKETS = (MAX_MESSAGE_BYTES - (1 << 12)) // 16 - 1
 
 # Bins as check_bins returns them: "tensorflow", a rule name, a count, or an array of edges.
 Bins = Union[str, int, Sequence[float], np.ndarray]
+# The smallest and the largest value, as floats (each a pass over the values: done once).
+Span = tuple[float, float]
 
 
 def tensorflow_bins() -> list[float]:
@@ -63,14 +65,16 @@ def _is_tensorflow(bins: Any) -> bool:
     return isinstance(bins, str) and bins == "tensorflow"
 
 
-def _check_values(tag: str, values: Any) -> np.ndarray:
-    """``values`` as a flat array of finite real numbers (a view where possible)."""
+def _check_values(tag: str, values: Any) -> tuple[np.ndarray, Span]:
+    """``values`` as a flat array of finite real numbers (a view where possible), and
+    their smallest and largest as floats."""
     flat = real_array(tag, "values", values).reshape(-1)
     # min and max are NaN if any value is, and infinite if any is: two cheap passes
-    if flat.dtype.kind == "f" and not (np.isfinite(flat.min()) and np.isfinite(flat.max())):
+    span = float(flat.min()), float(flat.max())
+    if flat.dtype.kind == "f" and not (math.isfinite(span[0]) and math.isfinite(span[1])):
         bad = flat.size - int(np.count_nonzero(np.isfinite(flat)))
         raise ValueError(f"{tag_prefix(tag)}values must be finite, got {bad} NaN or infinite of {flat.size}")
-    return flat
+    return flat, span
 
 
 def _check_max_bins(max_bins: Any) -> int | None:
@@ -83,12 +87,13 @@ def _check_max_bins(max_bins: Any) -> int | None:
     return int(max_bins)
 
 
-def check_bins(bins: Any, values: np.ndarray) -> Bins:
+def check_bins(bins: Any, values: np.ndarray, span: Span | None = None) -> Bins:
     """``bins`` as the bucketing takes them, checked against the (checked) ``values``.
 
     Returns "tensorflow", a rule name from BIN_RULES, a count, or an array of edges.
     Where the bins are edges (TensorFlow's too), some value must lie between the outer
-    two: numpy leaves values outside out.
+    two: numpy leaves values outside out. ``span``: the values' smallest and largest,
+    if known.
 
     Raises:
         TypeError: ``bins`` is not a str, an int or a sequence of numbers.
@@ -97,7 +102,7 @@ def check_bins(bins: Any, values: np.ndarray) -> Bins:
     """
     if isinstance(bins, str):
         if bins == "tensorflow":
-            _check_inside(tensorflow_edge_array(), values)
+            _check_inside(tensorflow_edge_array(), values, span)
         elif bins not in BIN_RULES:
             raise ValueError(
                 f"bins must be 'tensorflow', one of {', '.join(BIN_RULES)}, a count or edges, got {bins!r}"
@@ -119,16 +124,17 @@ def check_bins(bins: Any, values: np.ndarray) -> Bins:
     if edges.ndim != 1 or edges.size < 2 or not np.all(np.isfinite(edges)) or not np.all(edges[1:] > edges[:-1]):
         raise ValueError("bins given as edges must be at least two finite, increasing numbers")
     _check_bin_count("bins given as edges", edges.size - 1)
-    _check_inside(edges, values)
+    _check_inside(edges, values, span)
     return edges
 
 
-def _check_inside(edges: np.ndarray, values: np.ndarray) -> None:
+def _check_inside(edges: np.ndarray, values: np.ndarray, span: Span | None) -> None:
     """ValueError unless some value lies within the outer edges, compared in float64 as
     numpy.histogram compares them (a float16 1e-300 would be 0)."""
     low, high = float(edges[0]), float(edges[-1])
     # min and max first: one pass each, and enough for almost every call
-    if low <= float(values.min()) and float(values.max()) <= high:
+    lowest, highest = span or (float(values.min()), float(values.max()))
+    if low <= lowest and highest <= high:
         return
     floats = values.astype(np.float64, copy=False)
     if not np.any((floats >= low) & (floats <= high)):
@@ -167,11 +173,14 @@ def _check_bin_count(what: str, count: float) -> None:
         raise ValueError(f"{what} make {count:.4g} buckets, {limit}")
 
 
-def histogram_proto(values: np.ndarray, bins: Bins, max_bins: int | None = None) -> HistogramProto:
+def histogram_proto(
+    values: np.ndarray, bins: Bins, max_bins: int | None = None, span: Span | None = None
+) -> HistogramProto:
     """Bucket ``values`` (finite, at least one, any real dtype) into a HistogramProto, as
     torch does (torch converts the values to float64 first).
 
-    ``bins`` and ``max_bins`` are checked already (check_bins). With "tensorflow" bins
+    ``bins`` and ``max_bins`` are checked already (check_bins); ``span``: the values'
+    smallest and largest, if known. With "tensorflow" bins
     the statistics are summed chunk by chunk, so ``sum`` and ``sum_squares`` (which
     TensorBoard does not show) can differ from torch's in the last digits; bucket
     limits, counts, ``min``, ``max`` and ``num`` are the same.
@@ -180,7 +189,7 @@ def histogram_proto(values: np.ndarray, bins: Bins, max_bins: int | None = None)
     edges = tensorflow_edge_array()
     tally = None
     if _is_tensorflow(bins):
-        tally = tensorflow_tally(flat)
+        tally = tensorflow_tally(flat, span)
         if not (edges[0] <= tally[1] and tally[2] <= edges[-1]):
             tally = None  # values beyond the outer edges: numpy leaves them out
     if tally is not None:
@@ -216,9 +225,11 @@ def _summary(tag: str, histogram: HistogramProto) -> Summary:
     return Summary(value=[Summary.Value(tag=tag, histo=histogram)])
 
 
-def histogram_pb(tag: str, values: np.ndarray, bins: Bins = "tensorflow", max_bins: int | None = None) -> Summary:
+def histogram_pb(
+    tag: str, values: np.ndarray, bins: Bins = "tensorflow", max_bins: int | None = None, span: Span | None = None
+) -> Summary:
     """A Summary holding the histogram of checked ``values`` (see histogram_proto)."""
-    return _summary(tag, histogram_proto(values, bins, max_bins))
+    return _summary(tag, histogram_proto(values, bins, max_bins, span))
 
 
 # -- torch's builders --------------------------------------------------------------
@@ -241,9 +252,9 @@ def make_histogram(values: Any, bins: Any, max_bins: int | None = None) -> Histo
         ValueError: ``values`` are empty or not finite, ``bins`` or ``max_bins`` are out
             of range, no value lies inside the edges, or numpy's rule refuses the data.
     """
-    flat = _check_values("", values)
+    flat, span = _check_values("", values)
     limit = _check_max_bins(max_bins)
-    return histogram_proto(flat, check_bins(bins, flat), limit)
+    return histogram_proto(flat, check_bins(bins, flat, span), limit, span)
 
 
 def prepare_histogram(name: str, values: Any, bins: Any, max_bins: int | None = None) -> Deferred:
@@ -257,19 +268,19 @@ def prepare_histogram(name: str, values: Any, bins: Any, max_bins: int | None = 
         TypeError, ValueError: as ``histogram``.
     """
     check_tag(name, "tag")
-    flat = _check_values(name, values)
+    flat, span = _check_values(name, values)
     with about_tag(name):
         limit = _check_max_bins(max_bins)
-        checked = check_bins(bins, flat)
+        checked = check_bins(bins, flat, span)
     if not _is_tensorflow(checked):
         with about_tag(name):
-            summary = histogram_pb(name, flat, checked, limit)
+            summary = histogram_pb(name, flat, checked, limit, span)
         return Deferred(lambda: summary, 0)
     copy = owned_copy(flat)  # the builder's own; float64 only there
 
     def build() -> Summary:
         try:
-            return histogram_pb(name, copy.array, checked, limit)
+            return histogram_pb(name, copy.array, checked, limit, span)
         finally:
             copy.release()
 
