@@ -398,7 +398,7 @@ class WriteBehind:
                     timeout = min(max(0.0, due), threading.TIMEOUT_MAX)
                 self._wakeup.wait(timeout)
                 self._wakeup.clear()
-                if not self._urgent:
+                if not self._urgent and self._state is None:
                     # Batch window: let a burst of puts gather into one write. Also when a
                     # caller's flush took the queue meanwhile: the next puts, while the
                     # thread waits here, need not wake it (once a window, not once a step).
