@@ -60,9 +60,11 @@ def _take(nbytes: int) -> np.ndarray:
     with _lock:
         buffers = _kept.pop(nbytes, None)
         if buffers:
-            _kept[nbytes] = buffers  # now the most recently used size
+            buffer = buffers.pop()
             _kept_bytes -= nbytes
-            return buffers.pop()
+            if buffers:  # no empty lists are kept
+                _kept[nbytes] = buffers  # now the most recently used size
+            return buffer
     return np.empty(nbytes, dtype=np.uint8)
 
 
@@ -72,7 +74,9 @@ def _give(buffer: np.ndarray) -> None:
     if nbytes > MAX_KEPT_BYTES:
         return
     with _lock:
-        _kept.setdefault(nbytes, []).append(buffer)
+        buffers = _kept.pop(nbytes, [])
+        buffers.append(buffer)
+        _kept[nbytes] = buffers  # now the most recently used size
         _kept_bytes += nbytes
         while _kept_bytes > MAX_KEPT_BYTES:  # give up buffers of the least recently used size first
             oldest = next(iter(_kept))

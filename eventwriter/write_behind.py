@@ -34,7 +34,7 @@ the thread: no lock per call. The thread writes what is queued in batches, one
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 import logging
 import threading
 import time
@@ -119,6 +119,8 @@ class WriteBehind:
         self._stopped = threading.Event()  # set by the thread as its last act
         self._close_lock = threading.Lock()
         self._write_lock = threading.Lock()  # held by whoever takes items from the queue and writes them
+        self._writing: int | None = None  # the thread writing in flush(), while it holds the write lock
+        self._close_requested = False  # close() called by a signal handler during that flush
         self._last_sync = time.monotonic()
         self._unsynced = False  # written since the last sync
         self._closed = False
@@ -197,6 +199,9 @@ class WriteBehind:
     def flush(self) -> None:
         """Return once everything queued before this call is written to the sink.
 
+        The records at the head of the queue are written by this thread; a deferred item
+        or a barrier among them is left to the writer thread, and waited for.
+
         Raises:
             WriterClosedError: the queue is closed.
             EventWriterError: writing failed.
@@ -204,16 +209,92 @@ class WriteBehind:
         self.check()
         if self._state == _AT_EXIT:
             return  # every record is written when added
-        with self._write_lock:
-            if self._state is None:  # else closed meanwhile: check() says so
-                try:
-                    self._write_pending(limit=len(self._pending))
-                    if self._unsynced and time.monotonic() - self._last_sync >= self._flush_secs:
-                        self._sync()
-                except Exception as exc:  # as if the thread had failed: the same error, from here
-                    self._fail(exc)
-                    self._wakeup.set()  # the thread sees the failure and ends
+        if self._writing == threading.get_ident():
+            return  # a signal handler interrupted this thread's flush, which finishes the job
+        try:
+            wrote_all = self._write_records_here()
+        finally:
+            closing = self._close_requested  # by a signal handler, while this thread wrote
+            if closing:
+                self._close_requested = False
+                self.close()
+        if closing:
+            return  # everything is written: closing wrote the rest
+        if not wrote_all:
+            self._flush_through_thread()
         self.check()
+
+    def _write_records_here(self) -> bool:
+        """Write the records queued at the head of the queue in this thread; return False
+        if a deferred item or a barrier is left before what was queued at the call.
+
+        Interrupted anywhere (Ctrl-C, an exception from a signal handler), nothing is lost:
+        records are taken from the queue only once written (and a record may then be
+        written twice). A signal handler that calls ``flush`` or ``close`` meanwhile does
+        not wait for this thread (which holds the write lock): see ``_writing``.
+        """
+        pending = self._pending
+        with self._write_lock:
+            if self._state is not None:
+                return True  # closed or failed meanwhile: check() says so
+            self._writing = threading.get_ident()
+            try:
+                left = len(pending)
+                while left > 0:
+                    # One C call: no other thread and no signal handler runs inside it.
+                    head = list(itertools.islice(pending, min(left, _BATCH_RECORDS)))
+                    records: list[bytes] = []
+                    for item in head:
+                        if not isinstance(item, bytes):
+                            break
+                        records.append(item)
+                    if records:
+                        self._write_here(records)
+                    if len(records) < len(head):
+                        return False
+                    left -= len(records)
+                if self._unsynced and time.monotonic() - self._last_sync >= self._flush_secs:
+                    self._sync()
+            except Exception as exc:  # as if the thread had failed: the same error, from here
+                self._fail(exc)
+                self._wakeup.set()  # the thread sees the failure and ends
+            finally:
+                self._writing = None
+        return True
+
+    def _write_here(self, batch: list[bytes]) -> None:
+        """Write records at the head of the queue, then take them from it."""
+        data = b"".join(batch)
+        try:
+            self._sink.write(data)
+        except Exception as exc:
+            self._take(batch[: len(batch) - _not_written(batch, getattr(exc, "bytes_written", 0))])
+            raise
+        self._written_bytes += len(data)
+        self._unsynced = True
+        self._take(batch)
+        if not self._progress.is_set():
+            self._progress.set()
+
+    def _take(self, written: list[bytes]) -> None:
+        """Take ``written`` from the head of the queue: each only if it is still there (a
+        signal handler's flush may have written and taken it meanwhile)."""
+        pending = self._pending
+        for record in written:
+            if not pending or pending[0] is not record:
+                return
+            pending.popleft()
+
+    def _flush_through_thread(self) -> None:
+        barrier = _Barrier()
+        self._pending.append(barrier)
+        self._request_write()
+        while not barrier.wait(0.1):
+            if self._stopped.is_set():
+                break
+        self.check()
+        if not barrier.is_set():
+            raise EventWriterError(f"the writer thread of {self.path} stopped before writing everything")
 
     def close(self) -> None:
         """Write everything queued, sync and close the sink. Later calls do nothing.
@@ -224,6 +305,11 @@ class WriteBehind:
             EventWriterError: writing failed (or a deferred build did) and no earlier call
                 reported it.
         """
+        if self._writing == threading.get_ident():
+            # A signal handler interrupted this thread's flush, which holds the write lock
+            # the writer thread needs to finish: that flush closes when it is done.
+            self._close_requested = True
+            return
         with self._close_lock:
             self._close_locked()
             self._raise_unreported()
@@ -352,6 +438,8 @@ class WriteBehind:
     def _wait_until_caught_up(self) -> None:
         """Wait until the queue is under its limits again (a stall lasts about one batch,
         or one deferred build)."""
+        if self._writing == threading.get_ident():
+            return  # a signal handler adding during this thread's flush: the thread cannot write now
         while not self._stopped.is_set() and self._state is None:
             if not self._behind():
                 return
@@ -408,44 +496,48 @@ class WriteBehind:
                     return
                 self._urgent = False
                 self._signal_at = self._max_queue
-                if self._write_pending():
+                if self._write_pending(in_thread=True):
                     return  # close() syncs and closes the sink
-                if self._unsynced and time.monotonic() - self._last_sync >= self._flush_secs:
-                    with self._write_lock:
+                with self._write_lock:
+                    if self._unsynced and time.monotonic() - self._last_sync >= self._flush_secs:
                         self._sync()
+                    if not self._pending:
+                        self._settle_counters()
                 self._idle = True
                 self._signal_at = 1
                 if self._pending:  # a put may have missed the idle flag
                     self._idle = False
                     self._wakeup.set()
         except BaseException as exc:  # kept and raised in the caller's thread
-            self._fail(exc)
+            if self._state != _FAILED:
+                self._fail(exc)
         finally:
             self._progress.set()
             self._stopped.set()
 
-    def _write_pending(self, limit: int | None = None) -> bool:
-        """Write what is queued (at most ``limit`` items: a caller's flush takes what it
-        found); return whether a close barrier was reached.
+    def _write_pending(self, in_thread: bool = False) -> bool:
+        """Write what is queued; return whether a close barrier was reached.
 
         Records are joined into one write per batch, deferred items built here, and
-        barriers set once everything before them is written. The thread takes the write
-        lock a batch at a time; a caller (flush, close) holds it already, and a close
-        barrier is left to the thread.
+        barriers set once everything before them is written; the write lock is taken a
+        batch at a time. In the writer thread a failure marks the queue failed before the
+        lock is released, so that no caller's flush writes after a partial record.
         """
         pending = self._pending
-        caller = limit is not None
-        left = len(pending) if limit is None else limit
-        while pending and left > 0:
-            with contextlib.nullcontext() if caller else self._write_lock:
-                left, stop = self._write_batch(left, caller)
+        while pending:
+            with self._write_lock:
+                try:
+                    stop = self._write_batch()
+                except Exception as exc:
+                    if in_thread:
+                        self._fail(exc)
+                    raise
             if stop:
                 return True
         return False
 
-    def _write_batch(self, left: int, caller: bool) -> tuple[int, bool]:
-        """Write one batch of at most ``left`` items; return the items left and whether a
-        close barrier was reached (and, unless ``caller``, taken)."""
+    def _write_batch(self) -> bool:
+        """Write one batch; return whether a close barrier was reached (and taken)."""
         pending = self._pending
         popleft = pending.popleft
         started = time.monotonic()
@@ -453,15 +545,13 @@ class WriteBehind:
         append = batch.append
         barrier: _Barrier | None = None
         weight_correction = 0  # deferred items count their queued weight, not their size
-        while pending and left > 0 and len(batch) < _BATCH_RECORDS:
+        while pending and len(batch) < _BATCH_RECORDS:
             item = popleft()
-            left -= 1
             if type(item) is bytes:
                 append(item)
             elif isinstance(item, _Deferred):
                 if batch:  # what is ready goes out first: the build may take a while
                     pending.appendleft(item)
-                    left += 1
                     break
                 try:
                     record = item.build()
@@ -476,36 +566,31 @@ class WriteBehind:
                 weight_correction += item.weight - len(record)
                 append(record)
             elif isinstance(item, _Barrier):
-                if item.stop and caller:  # the thread's to take, after this batch
-                    pending.appendleft(item)
-                    left = 0
-                    break
                 barrier = item
                 break
         if batch:
             data = b"".join(batch)
             self._in_flight = batch
-            try:
-                self._sink.write(data)
-            except Exception:
-                raise
-            except BaseException:  # Ctrl-C in a caller's flush: nothing is lost (perhaps written twice)
-                pending.extendleft(reversed(batch))
-                self._in_flight = []
-                raise
+            self._sink.write(data)
             self._in_flight = []
             self._written_bytes += len(data)
             self._unsynced = True
-            if not caller:  # the thread's speed sets the queue's limit
-                self._note_speed(len(data) + weight_correction, time.monotonic() - started)
+            self._note_speed(len(data) + weight_correction, time.monotonic() - started)
         self._written_bytes += weight_correction
         if not self._progress.is_set():  # cleared by a caller about to wait for it
             self._progress.set()
         if barrier is not None:
             barrier.set()
-            if barrier.stop:
-                return left, True
-        return left, False
+            return barrier.stop
+        return False
+
+    def _settle_counters(self) -> None:
+        """With the queue empty (and the write lock held): what is pending is nothing.
+        Sets the counters so, in case an interrupted flush left them off; a put racing
+        this may be counted as written, which only loosens the bound a little."""
+        self._written_bytes = self._enqueued_bytes
+        self._built_weight = self._queued_weight
+        self._built_secs = self._queued_build_secs
 
     def _sync(self) -> None:  # with the write lock held
         self._sink.sync()

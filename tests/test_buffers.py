@@ -63,3 +63,16 @@ def test_histograms_queued_with_reused_copies_keep_the_values_of_their_call(logd
             writer.add_histogram("h", values, step)
     got = [(e.summary.value[0].histo.min, e.summary.value[0].histo.max) for e in run_events(logdir)[1:]]
     assert got == expected  # float32 min and max are exact in float64
+
+
+def test_a_size_whose_buffers_are_all_in_use_is_never_evicted_from_nothing(monkeypatch):
+    # Its last buffer taken, a size must not stay behind as an empty entry that eviction
+    # would then try to take a buffer from (an IndexError lost the histogram being built).
+    monkeypatch.setattr(buffers, "MAX_KEPT_BYTES", 2 << 20)
+    buffers.owned_copy(np.zeros(1 << 19, np.uint8)).release()
+    in_use = buffers.owned_copy(np.zeros(1 << 19, np.uint8))  # takes that size's only buffer
+    for copy in [buffers.owned_copy(np.zeros(1 << 20, np.uint8)) for _ in range(3)]:
+        copy.release()  # over the bound: evicts
+    in_use.release()
+    assert buffers._kept_bytes <= 2 << 20
+    assert all(kept for kept in buffers._kept.values())

@@ -396,6 +396,11 @@ BAD_BUILDER_CALLS = [
     (lambda: summary.make_histogram([1.0], 2.5), TypeError, r"^bins must be a str, an int or a sequence"),
     (lambda: summary.compute_curve([0, 1], [0.5, 2.0]), ValueError, r"^predictions must lie in \[0, 1\]"),
     (lambda: summary.compute_curve([0, 1], [0.5, 0.5], "9"), TypeError, r"^num_thresholds must be an int"),
+    (
+        lambda: summary.compute_curve([0, 1], np.float16([0.5, 0.5]), 70_000),
+        ValueError,
+        r"^float16 predictions cannot be bucketed into 70000 thresholds",
+    ),
     (lambda: summary.image("i", np.zeros((1, 3, 4, 4)), rescale="2"), TypeError, r"'i': rescale must be a positive"),
     (lambda: summary.text("t", 5), TypeError, r"'t': text_string must be a str, got int"),
 ]

@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import traceback
+from collections import deque
 
 import pytest
 from helpers import CountingSink
@@ -165,27 +166,98 @@ def test_a_write_failing_in_a_callers_flush_is_raised_there_and_close_does_not_h
     assert written(sink_path) == [1]
 
 
-def test_ctrl_c_during_a_callers_flush_loses_nothing(sink_path):
-    class InterruptedSink(CountingSink):
-        interrupt = False
+class InterruptingSink(CountingSink):
+    """Runs ``action`` once, inside a write: before the data reaches the file, or after
+    (as a signal handler runs in the flushing thread once ``os.write`` returns)."""
 
-        def write(self, data):
-            if self.interrupt:
-                self.interrupt = False
-                raise KeyboardInterrupt
-            super().write(data)
+    def __init__(self, path, **options):
+        super().__init__(path, **options)
+        self.action = None
+        self.after = False
 
-    sink = InterruptedSink(sink_path)
+    def write(self, data):
+        action, self.action = self.action, None
+        if action is not None and not self.after:
+            action()
+        super().write(data)
+        if action is not None and self.after:
+            action()
+
+
+def interrupt():
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["before-the-write", "after-the-write"])
+def test_ctrl_c_during_a_callers_flush_loses_nothing(sink_path, after):
+    sink = InterruptingSink(sink_path)
     queue = WriteBehind(sink, max_queue=10, flush_secs=3600, batch_window=30)
     queue.put(record(1))
     queue.put(record(2))
-    sink.interrupt = True
+    sink.action, sink.after = interrupt, after
     with pytest.raises(KeyboardInterrupt):
         queue.flush()
     queue.put(record(3))
     queue.flush()
     queue.close()
+    # taken from the queue only once written: at worst written twice, never lost
+    assert written(sink_path) == ([1, 2, 1, 2, 3] if after else [1, 2, 3])
+    assert queue.pending_bytes == 0
+
+
+def test_ctrl_c_while_a_flush_takes_written_records_from_the_queue_loses_nothing(sink_path):
+    class InterruptedDeque(deque):
+        armed = False
+
+        def popleft(self):
+            item = super().popleft()
+            if self.armed:
+                self.armed = False
+                raise KeyboardInterrupt
+            return item
+
+    queue, _ = make(sink_path, flush_secs=3600, batch_window=30)
+    queue._pending = InterruptedDeque()
+    for number in (1, 2, 3):
+        queue.put(record(number))
+    queue._pending.armed = True
+    with pytest.raises(KeyboardInterrupt):
+        queue.flush()
+    queue.flush()
+    queue.close()
+    assert written(sink_path) == [1, 2, 3, 2, 3]  # 2 and 3 twice: taken only once written
+
+
+@pytest.mark.parametrize("call", ["close", "flush"])
+def test_a_signal_handler_closing_or_flushing_during_a_flush_does_not_deadlock(sink_path, call):
+    """A SIGTERM handler that closes the writer may run while the main thread is inside
+    flush() (holding the write lock the writer thread needs): it must not wait for it."""
+    sink = InterruptingSink(sink_path)
+    queue = WriteBehind(sink, max_queue=10, flush_secs=3600, batch_window=30)
+    queue.put(record(1))
+    sink.action, sink.after = getattr(queue, call), True
+    done = threading.Event()
+    flusher = threading.Thread(target=lambda: (queue.flush(), done.set()))
+    flusher.start()
+    assert done.wait(10), "flush() deadlocked"
+    flusher.join()
+    assert queue.closed == (call == "close")  # closed when the interrupted flush ended
+    if call == "flush":
+        queue.put(record(2))
+    queue.close()
+    assert written(sink_path) == ([1] if call == "close" else [1, 2])
+
+
+def test_a_flush_meeting_a_deferred_item_leaves_it_to_the_thread(sink_path):
+    sink = ThreadNotingSink(sink_path)
+    queue = WriteBehind(sink, max_queue=10, flush_secs=3600, batch_window=30)
+    queue.put(record(1))
+    queue.put_later(lambda: record(2), 10, "d")
+    queue.put(record(3))
+    queue.flush()
     assert written(sink_path) == [1, 2, 3]
+    assert sink.threads[0] is threading.current_thread() and queue._thread in sink.threads
+    queue.close()
 
 
 def test_a_callers_flush_syncs_once_flush_secs_have_passed(sink_path):

@@ -167,11 +167,19 @@ def compute_curve(labels: Any, predictions: Any, num_thresholds: int | None = No
     Raises:
         TypeError: an argument has the wrong type.
         ValueError: shapes differ, values lie outside [0, 1], weights are not finite,
-            or ``num_thresholds`` is beyond MAX_THRESHOLDS.
+            ``num_thresholds`` is beyond MAX_THRESHOLDS, or float16 predictions with
+            more than 65,505 thresholds (torch's product overflows to an empty curve).
     """
     count = DEFAULT_THRESHOLDS if num_thresholds is None else num_thresholds
     # in the predictions' dtype, as torch computes it
-    return _curve(*_check_inputs("", labels, predictions, count, weights))
+    label_array, prediction_array, count, weight_array = _check_inputs("", labels, predictions, count, weights)
+    kind = prediction_array.dtype
+    if kind.kind == "f" and count - 1 > float(np.finfo(kind).max):  # torch's product overflows: an empty curve
+        raise ValueError(
+            f"{kind} predictions cannot be bucketed into {count} thresholds (p * {count - 1} overflows {kind}); "
+            "give float32 predictions"
+        )
+    return _curve(label_array, prediction_array, count, weight_array)
 
 
 def pr_curve(tag: str, labels: Any, predictions: Any, num_thresholds: int = 127, weights: Any = None) -> Summary:

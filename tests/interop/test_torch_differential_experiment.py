@@ -86,6 +86,24 @@ def test_difference_more_than_127_thresholds(tmp_path):
     np.testing.assert_allclose(curve[:, 0], [3, 2, 0, 0, 0.6, 1.0], rtol=1e-6)
 
 
+def test_difference_float32_predictions_fall_in_their_true_bucket(tmp_path):
+    # float32(65/126) is 0.515873015...; times 126 it is 64.99999988 in exact arithmetic,
+    # but rounds to 65.0 in float32, where torch multiplies: torch counts it at threshold
+    # 65/126, above its value. eventwriter multiplies in float64, exactly.
+    prediction = np.float32(65 / 126)
+    assert float(prediction) * 126 < 65 <= prediction * np.float32(126)
+    labels, predictions = np.array([1]), np.array([prediction], dtype=np.float32)
+    with TorchSummaryWriter(str(tmp_path / "torch")) as writer:
+        writer.add_pr_curve("pr", labels, predictions)
+    with SummaryWriter(str(tmp_path / "ours")) as writer:
+        writer.add_pr_curve("pr", labels, predictions)
+    theirs = tensor_util.make_ndarray(accumulate_tensors(str(tmp_path / "torch")).Tensors("pr")[0].tensor_proto)
+    ours = tensor_util.make_ndarray(accumulate_tensors(str(tmp_path / "ours")).Tensors("pr")[0].tensor_proto)
+    assert theirs[0, 65] == 1  # a true positive at threshold 65/126, which the prediction is below
+    assert ours[0, 65] == 0 and ours[0, 64] == 1
+    np.testing.assert_array_equal(np.delete(ours, 65, axis=1), np.delete(theirs, 65, axis=1))
+
+
 # -- hparams ------------------------------------------------------------------------
 
 
