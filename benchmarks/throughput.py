@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts, one round")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--only", help="run workloads whose name contains this text")
+    parser.add_argument("--only", help="run workloads whose name contains this text (several: comma-separated)")
     parser.add_argument("--busy", action="store_true", help="keep every core busy with a spinning process")
     args = parser.parse_args(argv)
     if args.busy:
@@ -190,7 +190,8 @@ def _run(args: argparse.Namespace) -> int:
     rounds = 1 if args.quick else args.rounds
     writers = _writers()
     names = list(writers)
-    workloads = [w for w in WORKLOADS if not args.only or args.only in w.name]
+    wanted = args.only.split(",") if args.only else []
+    workloads = [w for w in WORKLOADS if not wanted or any(text in w.name for text in wanted)]
     results: dict[tuple[str, str], list[tuple[float, ...]]] = {}
     latencies: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory() as root:
@@ -207,7 +208,7 @@ def _run(args: argparse.Namespace) -> int:
                     results.setdefault((workload.name, name), []).append(
                         tuple(x / calls for x in result[:3]) + result[3:]
                     )
-        if not args.only or "add_scalar" in args.only:
+        if any(w.name.startswith("add_scalar,") for w in workloads):
             count = 2000 if args.quick else 100_000
             for _ in range(rounds):
                 for name in names:
