@@ -427,6 +427,28 @@ def test_pr_bucket_sums_equal_numpy_histogram_as_torch_buckets(size, thresholds)
     np.testing.assert_array_equal(got, expected)
 
 
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.random.default_rng(0).random((6, 127)),
+        np.array([[1e300, -1e300, np.nan, np.inf, -0.0, 1e-300, 3.4e38, 1e-46]] * 6),
+        np.zeros((6, 2)),
+        np.arange(6.0 * 70_000).reshape(6, 70_000),
+    ],
+    ids=["random", "special", "two-thresholds", "long"],
+)
+def test_pr_curve_tensors_are_the_messages_float_val_builds(values):
+    from eventwriter.proto.tensor_pb2 import TensorProto, TensorShapeProto
+    from eventwriter.proto.types_pb2 import DT_FLOAT
+
+    expected = TensorProto(
+        dtype=DT_FLOAT,
+        float_val=values.reshape(-1).tolist(),
+        tensor_shape=TensorShapeProto(dim=[TensorShapeProto.Dim(size=n) for n in values.shape]),
+    )
+    assert pr_curves._float_tensor(values).SerializeToString() == expected.SerializeToString()
+
+
 def test_compute_curve_defaults_to_127_thresholds():
     assert summary.compute_curve([0, 1, 1], [0.1, 0.7, 0.9]).shape == (6, 127)
 
