@@ -592,7 +592,7 @@ def test_fast_tensorflow_bucketing_equals_numpy_histogram(seed):
     np.testing.assert_array_equal(tensorflow_tally(values)[0], np.histogram(values, bins=edges)[0])
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int32])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int32, np.float64])  # 300,000: two chunks
 def test_fast_tensorflow_bucketing_of_other_dtypes(dtype):
     rng = np.random.default_rng(1)
     edges = np.asarray(histograms.tensorflow_bins())
