@@ -99,7 +99,7 @@ class EventFileWriter:
         first = Event(wall_time=now, file_version=FILE_VERSION)
         first.source_metadata.writer = "eventwriter"
         self._storage.makedirs(self._logdir)
-        sink = self._create_file(int(now))
+        sink = self._create_file(_next_stamp(self._logdir, now))
         try:
             sink.write(frame(first.SerializeToString()))
             queue = WriteBehind(
@@ -252,6 +252,23 @@ class EventFileWriter:
             raise TypeError(f"add_event expects an eventwriter Event, got {describe(event)}")
         self._queue.check()
         self._put(frame(event.SerializeToString()))
+
+
+# A run's files sort by name in the order this process made them: TensorBoard reads a
+# run's files in name order (its Python loader never goes back to an earlier name), and
+# the counter in the name sorts as text (".10" before ".9"). So a file made in the same
+# second as the last one in its directory (or after the clock went back) takes the next
+# second in its name. Without a lock: two writers racing on one directory get distinct
+# counters, and their order is arbitrary anyway.
+_last_stamps: dict[str, int] = {}
+
+
+def _next_stamp(logdir: str, now: float) -> int:
+    key = os.path.abspath(logdir) if "://" not in logdir else logdir
+    last = _last_stamps.get(key)
+    stamp = int(now) if last is None else max(int(now), last + 1)
+    _last_stamps[key] = stamp
+    return stamp
 
 
 # events.out.tfevents.<10-digit time>.<hostname>.<pid>.<n><suffix>: hostname and suffix share

@@ -109,6 +109,35 @@ def test_reopen_continues_in_a_new_file(logdir):
     assert steps_in(first_path) == [1] and steps_in(writer.path) == [2]
 
 
+def test_a_writers_files_sort_by_name_in_the_order_it_made_them(logdir, monkeypatch):
+    # TensorBoard's Python loader reads a run's files in name order and never goes back;
+    # the counter in the name sorts as text (".10" before ".9"), so within one second, or
+    # with a clock that goes back, the seconds in the name move on instead.
+    monkeypatch.setattr(event_file, "_file_counter", iter(range(5, 100)))
+    times = iter([1000.0, 1000.2, 1000.4, 999.0, 1000.9, 1001.5, 1001.6, 1500.0])
+    writer = EventFileWriter(logdir, clock=lambda: next(times))
+    made = [writer.path]
+    for step in range(7):
+        writer.add_event(scalar_event(step))
+        writer.close()
+        writer.reopen()
+        made.append(writer.path)
+    writer.close()
+    names = [os.path.basename(path) for path in made]
+    assert sorted(names) == names
+    assert [name.split(".")[3] for name in names] == [
+        "0000001000",
+        "0000001001",
+        "0000001002",
+        "0000001003",
+        "0000001004",
+        "0000001005",
+        "0000001006",
+        "0000001500",
+    ]
+    assert [e.step for e in run_events(logdir) if e.HasField("summary")] == list(range(7))
+
+
 def test_worker_error_is_raised_on_the_next_call_and_never_hangs(logdir):
     storage = CountingStorage(fail_after_writes=1)  # the first event's write succeeds
     writer = EventFileWriter(logdir, storage=storage)

@@ -43,7 +43,7 @@ import pytest
 from golden_cases import CASES, LOG_DIR, Case, new_writer
 from google.protobuf import text_format
 
-from eventwriter import png
+from eventwriter import event_file, png
 from eventwriter.proto.custom_scalar_pb2 import Layout
 from eventwriter.proto.event_pb2 import Event
 from eventwriter.proto.graph_pb2 import GraphDef
@@ -76,6 +76,9 @@ class WrittenFile:
 
 def written_files(case: Case) -> list[WrittenFile]:
     storage = MemoryStorage()
+    # Every case logs to one log dir at one fixed time: as in a fresh process, its file
+    # names take that time, not the next second after the last case's files.
+    event_file._last_stamps.clear()
     writer = new_writer(storage, **case.writer_kwargs)
     try:
         case.log(writer)

@@ -237,6 +237,31 @@ def test_difference_file_writer_reopen_works(tmp_path):
     assert len(os.listdir(tmp_path / "ours")) == 2
 
 
+def test_difference_a_writers_later_files_sort_after_its_earlier_ones(tmp_path, monkeypatch):
+    # Both name files "...tfevents.<seconds>.<host>.<pid>.<counter>"; within one second
+    # the counter decides, and it sorts as text: ".10" before ".8". TensorBoard reads a
+    # run's files in name order, so torch's third file's step comes first.
+    import itertools
+    import types
+
+    from tensorboard.summary.writer import event_file_writer
+
+    from eventwriter import event_file
+
+    monkeypatch.setattr(event_file_writer, "_global_uid", event_file_writer.AtomicCounter(8))
+    monkeypatch.setattr(event_file_writer, "time", types.SimpleNamespace(time=lambda: 1_700_000_000.0))
+    monkeypatch.setattr(event_file, "_file_counter", itertools.count(8))
+
+    def three_files(writer):  # a writer used again after close() opens a new file
+        for step in range(3):
+            writer.add_scalar("x", float(step), step)
+            writer.close()
+
+    torch_dir, our_dir = both(tmp_path, three_files)
+    assert [e.step for e in accumulate(torch_dir).Scalars("x")] == [2, 0, 1]
+    assert [e.step for e in accumulate(our_dir).Scalars("x")] == [0, 1, 2]
+
+
 def test_difference_first_event_names_the_writer(tmp_path):
     from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
 
