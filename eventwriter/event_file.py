@@ -259,14 +259,20 @@ class EventFileWriter:
 # the counter in the name sorts as text (".10" before ".9"). So a file made in the same
 # second as the last one in its directory (or after the clock went back) takes the next
 # second in its name. Without a lock: two writers racing on one directory get distinct
-# counters, and their order is arbitrary anyway.
+# counters, and their order is arbitrary anyway. Directories whose last file is from an
+# earlier second are forgotten once many are remembered (a sweep makes a run per trial).
 _last_stamps: dict[str, int] = {}
+_REMEMBERED_DIRECTORIES = 1024
 
 
 def _next_stamp(logdir: str, now: float) -> int:
     key = os.path.abspath(logdir) if "://" not in logdir else logdir
     last = _last_stamps.get(key)
     stamp = int(now) if last is None else max(int(now), last + 1)
+    if len(_last_stamps) >= _REMEMBERED_DIRECTORIES:
+        for directory, seconds in list(_last_stamps.items()):  # a copy: other threads may add
+            if seconds < int(now):
+                _last_stamps.pop(directory, None)
     _last_stamps[key] = stamp
     return stamp
 

@@ -138,6 +138,17 @@ def test_a_writers_files_sort_by_name_in_the_order_it_made_them(logdir, monkeypa
     assert [e.step for e in run_events(logdir) if e.HasField("summary")] == list(range(7))
 
 
+def test_file_name_seconds_are_remembered_for_recent_directories_only(tmp_path, monkeypatch):
+    monkeypatch.setattr(event_file, "_last_stamps", {})
+    monkeypatch.setattr(event_file, "_REMEMBERED_DIRECTORIES", 4)
+    for n in range(6):  # one second each: the older directories are forgotten
+        EventFileWriter(str(tmp_path / f"old{n}"), clock=lambda n=n: 1000.0 + n).close()
+    assert len(event_file._last_stamps) <= 4
+    writer = EventFileWriter(str(tmp_path / "old5"), clock=lambda: 1005.5)  # remembered: next second
+    writer.close()
+    assert os.path.basename(writer.path).split(".")[3] == "0000001006"
+
+
 def test_worker_error_is_raised_on_the_next_call_and_never_hangs(logdir):
     storage = CountingStorage(fail_after_writes=1)  # the first event's write succeeds
     writer = EventFileWriter(logdir, storage=storage)
