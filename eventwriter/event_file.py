@@ -69,9 +69,17 @@ class EventFileWriter:
         hostname: str | None = None,
         pid: int | None = None,
         storage: Storage | None = None,
-        batch_window: float = 0.1,
+        batch_window: float | None = None,
     ) -> None:
         check_file_options(max_queue, flush_secs, filename_suffix, clock, hostname, pid)
+        # An object store asks for a longer window (one upload per window) and no upload
+        # per max_queue events (eventwriter.storage.remote); else 0.1 s.
+        storage = storage if storage is not None else storage_for(os.fspath(logdir))
+        store_window = getattr(storage, "batch_window", None)
+        if batch_window is None:
+            batch_window = 0.1 if store_window is None else store_window
+        if store_window is not None:
+            max_queue = 0  # acts as the largest queue
         if not isinstance(batch_window, (int, float)) or isinstance(batch_window, bool):
             raise TypeError(f"batch_window must be a number of seconds, got {describe(batch_window)}")
         if not 0 <= batch_window <= 60:
@@ -83,7 +91,7 @@ class EventFileWriter:
         self._clock = clock
         self._hostname = socket.gethostname() if hostname is None else hostname
         self._pid = pid
-        self._storage = storage if storage is not None else storage_for(self._logdir)
+        self._storage = storage
         self._batch_window = float(batch_window)
         self._lock = threading.Lock()  # close and reopen
         forks.register(self)

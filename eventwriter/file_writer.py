@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from google.protobuf.message import Message
@@ -41,7 +41,8 @@ class FileWriter:
         max_queue: pending events that make an ``add`` start a write at once.
         flush_secs: seconds between fsyncs of written data.
         filename_suffix: appended to the event file's name.
-        storage: where the file goes (default: chosen from ``log_dir``).
+        storage: where the file goes (default: chosen from ``log_dir``, a path or an fsspec URL).
+        storage_options: for a URL ``log_dir``, options of its fsspec file system.
         clock: seconds since the epoch, for the file name and default wall times.
         hostname, pid: identity in the file name (default: this machine and process).
     """
@@ -56,13 +57,16 @@ class FileWriter:
         filename_suffix: str = "",
         *,
         storage: Storage | None = None,
+        storage_options: Mapping[str, Any] | None = None,
         clock: Callable[[], float] = time.time,
         hostname: str | None = None,
         pid: int | None = None,
     ) -> None:
         directory = os.fspath(log_dir)
+        if storage is not None and storage_options is not None:
+            raise ValueError("give storage or storage_options, not both")
         options = RunOptions(
-            storage=storage if storage is not None else storage_for(directory),
+            storage=storage if storage is not None else storage_for(directory, storage_options),
             max_queue=max_queue,
             flush_secs=flush_secs,
             filename_suffix=filename_suffix,

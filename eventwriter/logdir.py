@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import errno
 import os
+import posixpath
 import stat
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, cast
+
+from eventwriter.storage.remote import is_url, url_filesystem
 
 __all__ = ["SkippedEntry", "check_regular", "find_event_files", "open_regular"]
 
@@ -49,6 +52,9 @@ def check_regular(path: str) -> None:
 def open_regular(path: str) -> BinaryIO:
     """Open a regular file for reading; OSError for anything else. A FIFO or device is
     never opened; the open does not block, in case the path was replaced since the check."""
+    if is_url(path):
+        fs, inside = url_filesystem(path)
+        return cast(BinaryIO, fs.open(inside, "rb"))
     check_regular(path)
     fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_BINARY)
     try:
@@ -101,6 +107,8 @@ def find_event_files(
         OSError: ``logdir`` is neither a directory nor a regular file, or cannot be listed.
     """
     logdir = os.fspath(logdir)
+    if is_url(logdir):
+        return _find_remote_event_files(logdir)
     try:
         mode = os.stat(logdir).st_mode
     except FileNotFoundError:
@@ -126,6 +134,24 @@ def find_event_files(
         if paths:
             runs[os.path.relpath(directory, logdir)] = paths
     return runs
+
+
+def _find_remote_event_files(url: str) -> dict[str, list[str]]:
+    """``find_event_files`` for a URL (eventwriter.storage.remote): every object or file
+    below it with "tfevents" in its name; paths are URLs spelled from ``url``."""
+    fs, root = url_filesystem(url)
+    if fs.isfile(root):
+        return {".": [url]}
+    if not fs.isdir(root):
+        raise FileNotFoundError(f"no such log dir: {url}")
+    root, url = root.rstrip("/"), url.rstrip("/")
+    runs: dict[str, list[str]] = {}
+    for found in sorted(fs.find(root)):
+        relative = posixpath.relpath(found, root)
+        if "tfevents" in posixpath.basename(relative):
+            run = posixpath.dirname(relative) or "."
+            runs.setdefault(run, []).append(f"{url}/{relative}")
+    return dict(sorted(runs.items()))
 
 
 def _is_regular(path: str, left_out: list[SkippedEntry]) -> bool:

@@ -177,7 +177,8 @@ def scan_file(path: str | os.PathLike[str]) -> FileReport:
     """
     path = os.fspath(path)
     with open_regular(path) as handle:
-        report = FileReport(path, size=os.fstat(handle.fileno()).st_size)
+        report = FileReport(path, size=handle.seek(0, os.SEEK_END))
+        handle.seek(0)
         offset = 0
         while True:
             handle.seek(offset)

@@ -126,6 +126,7 @@ class WriteBehind:
         self._closed = False
         self._state: str | None = None
         self._error: BaseException | None = None
+        self._lost = 0  # records added that the failure kept from the file
         self._error_reported = False
         self._build_errors: list[tuple[str, Exception]] = []  # deferred items that failed
         self._thread = threading.Thread(target=self._run, name=f"eventwriter:{self.path}", daemon=True)
@@ -465,7 +466,8 @@ class WriteBehind:
         raise WriterClosedError(f"{self.path} is closed")
 
     def _failure(self) -> EventWriterError:
-        error = EventWriterError(f"writing {self.path} failed: {self._error!r}")
+        lost = f"; {self._lost} records added were not written" if self._lost else ""
+        error = EventWriterError(f"writing {self.path} failed{lost}: {self._error!r}")
         error.__cause__ = self._error
         return error
 
@@ -620,6 +622,7 @@ class WriteBehind:
                 item.set()
             else:
                 lost += 1
+        self._lost = lost
         logger.error("eventwriter: writing %s failed (%d records added were not written): %r", self.path, lost, exc)
 
     def _after_fork_in_child(self) -> None:  # see eventwriter.forks

@@ -46,7 +46,10 @@ class SummaryWriter:
         max_queue: pending events that make an ``add`` start a write at once.
         flush_secs: seconds between fsyncs (events are visible within a fraction of a second regardless).
         filename_suffix: appended to the name of every event file.
-        storage: where every file goes (default: the local file system; ``MemoryStorage()``: in memory).
+        storage: where every file goes (default: chosen from ``log_dir``, a local path or an
+            fsspec URL such as ``s3://bucket/runs/exp1``; ``MemoryStorage()``: in memory).
+        storage_options: for a URL ``log_dir``, options of its fsspec file system
+            (endpoint, credentials, ...).
         clock: seconds since the epoch for file names, default wall times and the default log dir.
         hostname, pid: identity in event file names and the default log dir (default: this machine, process).
 
@@ -63,6 +66,7 @@ class SummaryWriter:
         filename_suffix: str = "",
         *,
         storage: Storage | None = None,
+        storage_options: Mapping[str, Any] | None = None,
         clock: Callable[[], float] = time.time,
         hostname: str | None = None,
         pid: int | None = None,
@@ -72,7 +76,9 @@ class SummaryWriter:
         if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
             raise TypeError(f"log_dir must be a str or path-like, got {describe(log_dir)}")
         if storage is None:
-            storage = storage_for(os.fspath(log_dir) if log_dir else "runs")
+            storage = storage_for(os.fspath(log_dir) if log_dir else "runs", storage_options)
+        elif storage_options is not None:
+            raise ValueError("give storage or storage_options, not both")
         options = RunOptions(storage, max_queue, flush_secs, filename_suffix, clock, hostname, pid)
         self.log_dir = log_dir if log_dir else default_log_dir(options, comment)
         self.max_queue, self.flush_secs, self.filename_suffix = max_queue, flush_secs, filename_suffix

@@ -137,6 +137,8 @@ class StorageConformance:
 
 def _listing(storage, directory):
     """File names directly in ``directory`` (through the storage's own listing)."""
+    if hasattr(storage, "fs"):  # eventwriter.storage.remote: the fsspec file system's listing
+        return [path.rsplit("/", 1)[-1] for path in storage.fs.ls(directory, detail=False)]
     if hasattr(storage, "paths"):
         prefix = directory.rstrip("/") + "/"
         return [p[len(prefix) :] for p in storage.paths(directory) if "/" not in p[len(prefix) :]]

@@ -247,7 +247,7 @@ def test_forked_child_cannot_write_the_parents_file(logdir):
         ({"flush_secs": "2"}, TypeError, "flush_secs must be a number of seconds, got str '2'"),
         ({"filename_suffix": 3}, TypeError, "filename_suffix must be a str, got int 3"),
         ({"batch_window": -1}, ValueError, "batch_window must be between 0 and 60 seconds, got int -1"),
-        ({"batch_window": None}, TypeError, "batch_window must be a number of seconds, got NoneType"),
+        ({"batch_window": "0.1"}, TypeError, "batch_window must be a number of seconds, got str"),
         ({"hostname": "a/b"}, ValueError, "hostname goes into file names: it cannot hold '/' or NUL or be empty"),
         ({"hostname": ""}, ValueError, "hostname goes into file names"),
         ({"hostname": "h\0"}, ValueError, "hostname goes into file names"),

@@ -7,17 +7,20 @@ file, in order, from one thread at a time.
 
 * ``LocalStorage`` (eventwriter.storage.local): the local file system;
 * ``MemoryStorage`` (eventwriter.storage.memory): a dict of paths to bytes, for tests;
-* remote file systems plug in at ``storage_for``.
+* ``RemoteStorage`` (eventwriter.storage.remote): any fsspec URL; on object stores an
+  event file is a series of objects, one per write.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from eventwriter.storage.local import LocalFileSink, LocalStorage
 from eventwriter.storage.memory import MemoryStorage
+from eventwriter.storage.remote import is_url
 
 __all__ = [
     "LocalFileSink",
@@ -25,6 +28,7 @@ __all__ = [
     "MemoryStorage",
     "Sink",
     "Storage",
+    "is_url",
     "resolves_inside",
     "storage_for",
 ]
@@ -105,13 +109,19 @@ def _inside(base: str, path: str, allow_base: bool) -> bool:
 _LOCAL = LocalStorage()
 
 
-def storage_for(path: str) -> Storage:
-    """Return the storage that serves ``path``.
+def storage_for(path: str, storage_options: Mapping[str, Any] | None = None) -> Storage:
+    """Return the storage that serves ``path``: a local path, or any fsspec URL
+    (``s3://``, ``gs://``, ``memory://``, ``file://``, ...; eventwriter.storage.remote),
+    whose file system is built with ``storage_options``.
 
     Raises:
-        ValueError: ``path`` is a URL of a file system eventwriter cannot write to.
+        ImportError: a URL whose packages are missing (the message names the extra).
+        ValueError: an unknown protocol, or ``storage_options`` with a local path.
     """
-    scheme, sep, _ = path.partition("://")
-    if sep and scheme.replace("+", "").isalnum():
-        raise ValueError(f"log dir {path!r}: URLs ({scheme}://) are not supported yet; give a local path")
+    if is_url(path):
+        from eventwriter.storage.remote import remote_storage
+
+        return remote_storage(path, storage_options)
+    if storage_options:
+        raise ValueError(f"log dir {path!r}: storage_options apply to URL log dirs (s3://, ...), not to local paths")
     return _LOCAL
