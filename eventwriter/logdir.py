@@ -12,8 +12,9 @@ import errno
 import os
 import posixpath
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 from eventwriter.storage.remote import is_url, url_filesystem
 
@@ -49,11 +50,12 @@ def check_regular(path: str) -> None:
         raise _not_regular(path, _kind(mode))
 
 
-def open_regular(path: str) -> BinaryIO:
+def open_regular(path: str, storage_options: Mapping[str, Any] | None = None) -> BinaryIO:
     """Open a regular file for reading; OSError for anything else. A FIFO or device is
-    never opened; the open does not block, in case the path was replaced since the check."""
+    never opened; the open does not block, in case the path was replaced since the check.
+    A URL is opened through fsspec, its file system built with ``storage_options``."""
     if is_url(path):
-        fs, inside = url_filesystem(path)
+        fs, inside = url_filesystem(path, storage_options)
         return cast(BinaryIO, fs.open(inside, "rb"))
     check_regular(path)
     fd = os.open(path, os.O_RDONLY | _O_NONBLOCK | _O_BINARY)
@@ -88,7 +90,10 @@ class SkippedEntry:
 
 
 def find_event_files(
-    logdir: str | os.PathLike[str], *, skipped: list[SkippedEntry] | None = None
+    logdir: str | os.PathLike[str],
+    *,
+    skipped: list[SkippedEntry] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> dict[str, list[str]]:
     """Map each run (directory relative to ``logdir``, "." for itself) to its event files.
 
@@ -101,6 +106,8 @@ def find_event_files(
             named like event files that are no regular files (FIFOs, sockets, devices,
             directories, dangling symlinks, symlink loops) or are gone when looked at,
             and subdirectories that cannot be listed.
+        storage_options: for a URL (``s3://...``, any fsspec URL), the options of its
+            file system; every object or file below it named like an event file counts.
 
     Raises:
         FileNotFoundError: ``logdir`` does not exist.
@@ -108,7 +115,7 @@ def find_event_files(
     """
     logdir = os.fspath(logdir)
     if is_url(logdir):
-        return _find_remote_event_files(logdir)
+        return _find_remote_event_files(logdir, storage_options)
     try:
         mode = os.stat(logdir).st_mode
     except FileNotFoundError:
@@ -136,10 +143,10 @@ def find_event_files(
     return runs
 
 
-def _find_remote_event_files(url: str) -> dict[str, list[str]]:
+def _find_remote_event_files(url: str, storage_options: Mapping[str, Any] | None) -> dict[str, list[str]]:
     """``find_event_files`` for a URL (eventwriter.storage.remote): every object or file
     below it with "tfevents" in its name; paths are URLs spelled from ``url``."""
-    fs, root = url_filesystem(url)
+    fs, root = url_filesystem(url, storage_options)
     if fs.isfile(root):
         return {".": [url]}
     if not fs.isdir(root):

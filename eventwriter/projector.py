@@ -37,7 +37,7 @@ from eventwriter.helper import in_halves
 from eventwriter.plugins.images import make_grid, pillow, to_uint8
 from eventwriter.png import encode_png
 from eventwriter.proto.projector_config_pb2 import EmbeddingInfo, ProjectorConfig
-from eventwriter.storage import Storage
+from eventwriter.storage import Storage, update_file
 
 __all__ = [
     "CONFIG_NAME",
@@ -386,5 +386,4 @@ def write_embedding(storage: Storage, run_dir: str, embedding: Embedding) -> Non
         info.sprite.single_image_dim.extend([width, height])
         storage.write_bytes(storage.join(directory, "sprite.png"), sprite)
     config_path = storage.join(run_dir, CONFIG_NAME)
-    with storage.exclusive(config_path):
-        storage.write_bytes(config_path, merge_config(storage.read_bytes(config_path), info))
+    update_file(storage, config_path, lambda existing: merge_config(existing, info))

@@ -19,9 +19,9 @@ import io
 import math
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 
@@ -146,6 +146,16 @@ def iter_events(source: str | os.PathLike[str] | BinaryIO, *, stop_at_truncation
     except TruncatedRecordError:
         if not stop_at_truncation:
             raise
+
+
+def _events_at(path: str, storage_options: Mapping[str, Any] | None) -> Iterator[Event]:
+    """``iter_events(path)``, a URL opened with ``storage_options``."""
+    with open_regular(path, storage_options) as handle:
+        try:
+            for record in _records(handle, path):
+                yield decode_event(record, path)
+        except TruncatedRecordError:
+            pass
 
 
 @dataclass
@@ -275,6 +285,7 @@ def iter_scalars(
     errors: list[RecordError] | None = None,
     *,
     skipped: list[SkippedEntry] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Iterator[ScalarPoint]:
     """Yield every scalar of every run, run by run, in file order.
 
@@ -289,12 +300,14 @@ def iter_scalars(
             is each file that cannot be opened or read (an ``OSError``: deleted since
             the listing, say), and the other files are still read; otherwise such a
             file's error is raised.
+        storage_options: for a URL log dir (``s3://bucket/runs``, any fsspec URL), the
+            options of its file system (endpoint, credentials, ...).
     """
-    for run, paths in find_event_files(logdir, skipped=skipped).items():
+    for run, paths in find_event_files(logdir, skipped=skipped, storage_options=storage_options).items():
         plugins: dict[str, str] = {}
         for path in paths:
             try:
-                yield from _file_scalars(run, path, plugins)
+                yield from _file_scalars(run, path, plugins, storage_options)
             except RecordError as exc:
                 if errors is None:
                     raise
@@ -305,8 +318,10 @@ def iter_scalars(
                 skipped.append(SkippedEntry.from_error(path, exc))
 
 
-def _file_scalars(run: str, path: str, plugins: dict[str, str]) -> Iterator[ScalarPoint]:
-    for event in iter_events(path):
+def _file_scalars(
+    run: str, path: str, plugins: dict[str, str], storage_options: Mapping[str, Any] | None
+) -> Iterator[ScalarPoint]:
+    for event in _events_at(path, storage_options):
         if event.WhichOneof("what") != "summary":
             continue
         for value in event.summary.value:

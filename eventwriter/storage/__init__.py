@@ -14,7 +14,7 @@ file, in order, from one thread at a time.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
@@ -31,6 +31,7 @@ __all__ = [
     "is_url",
     "resolves_inside",
     "storage_for",
+    "update_file",
 ]
 
 
@@ -104,6 +105,18 @@ def resolves_inside(base: str, path: str, *, allow_base: bool) -> bool:
 def _inside(base: str, path: str, allow_base: bool) -> bool:
     root, target = os.path.normpath(base), os.path.normpath(path)
     return os.path.commonpath([root, target]) == root and (allow_base or target != root)
+
+
+def update_file(storage: Storage, path: str, change: Callable[[bytes | None], bytes]) -> None:
+    """Replace the file at ``path`` with ``change(its content, or None)``, with no other
+    writer's update lost in between: the storage's own ``update`` where it has one (S3's
+    conditional writes), else under ``exclusive``."""
+    update = getattr(storage, "update", None)
+    if update is not None:
+        update(path, change)
+        return
+    with storage.exclusive(path):
+        storage.write_bytes(path, change(storage.read_bytes(path)))
 
 
 _LOCAL = LocalStorage()

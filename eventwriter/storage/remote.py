@@ -46,6 +46,16 @@ _EXTRAS = {"s3": ("s3fs", "s3"), "s3a": ("s3fs", "s3"), "gs": ("gcsfs", "gcs"), 
 _APPENDING = frozenset({"file", "local", "memory"})
 
 T = TypeVar("T")
+_UPDATE_ATTEMPTS = 50
+
+
+def _precondition_failed(error: BaseException) -> bool:
+    """Whether a conditional write failed because the object had changed (HTTP 412)."""
+    if isinstance(error, FileExistsError):
+        return True  # s3fs's answer to If-None-Match on an object that exists
+    cause = error.__cause__ or error.__context__
+    code = getattr(cause, "response", {}).get("Error", {}).get("Code") if cause is not None else None
+    return code in ("PreconditionFailed", "ConditionalRequestConflict") or "pre-condition" in str(error)
 
 
 def is_url(path: str) -> bool:
@@ -163,6 +173,7 @@ class RemoteStorage:
         self.appends = bool(_APPENDING.intersection(protocols)) if appends is None else appends
         self.batch_window = None if self.appends else OBJECT_STORE_BATCH_WINDOW
         self.retry_for = retry_for
+        self._conditional = "s3" in protocols  # s3fs passes If-Match / If-None-Match on
         self._lock = threading.Lock()
         self._locks: dict[str, threading.RLock] = {}
         forks.register(self)
@@ -241,6 +252,36 @@ class RemoteStorage:
     def remove(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.retrying(f"remove {path}", lambda: self.fs.rm_file(path))
+
+    def update(self, path: str, change: Callable[[bytes | None], bytes]) -> None:
+        """Replace the file at ``path`` with ``change(its content, or None)``.
+
+        On S3 without losing a concurrent update by another process: the write is
+        conditional on the object being what was read (If-Match its ETag; If-None-Match
+        when there was none), and is redone from a fresh read when another came first.
+        Elsewhere within this process only (the store has no conditional writes).
+        """
+        if not self._conditional:
+            with self.exclusive(path):
+                self.write_bytes(path, change(self.read_bytes(path)))
+            return
+        with self.exclusive(path):
+            for _ in range(_UPDATE_ATTEMPTS):
+                self.fs.invalidate_cache(path)
+                try:
+                    tag = self.retrying(f"look up {path}", lambda: self.fs.info(path)).get("ETag")
+                    old = bytes(self.retrying(f"read {path}", lambda: self.fs.cat_file(path)))
+                except FileNotFoundError:
+                    tag, old = None, None
+                new = change(old)
+                condition = {"mode": "create"} if tag is None else {"IfMatch": tag}
+                try:
+                    self.fs.pipe_file(path, new, **condition)
+                    return
+                except OSError as error:
+                    if not _precondition_failed(error):
+                        raise
+            raise OSError(f"{path}: other writers kept changing it; {_UPDATE_ATTEMPTS} attempts to update it failed")
 
     @contextlib.contextmanager
     def exclusive(self, path: str) -> Iterator[None]:
