@@ -264,6 +264,7 @@ def test_read_error_in_one_file_is_reported_and_the_others_read(tmp_path, monkey
     monkeypatch.setattr(cli, "scan_file", failing(reader.scan_file))
     monkeypatch.setattr(cli, "iter_events", failing(reader.iter_events))
     monkeypatch.setattr(reader, "iter_events", failing(reader.iter_events))
+    monkeypatch.setattr(reader, "open_regular", failing(reader.open_regular))  # iter_scalars opens files itself
     result = run_main(capsys, command, logdir)
     assert result.returncode == 1
     assert f"eventwriter {command}: skipped {bad}: Input/output error" in result.stderr

@@ -194,6 +194,13 @@ class RemoteStorage:
             raise FileNotFoundError(f"log dir {url!r}: bucket {bucket!r} does not exist") from error
         except PermissionError as error:
             raise PermissionError(f"log dir {url!r}: access to bucket {bucket!r} denied: {error}") from error
+        except Exception as error:
+            if "credential" not in f"{type(error).__name__} {error}".lower():
+                raise
+            raise PermissionError(
+                f"log dir {url!r}: no credentials for bucket {bucket!r} ({error}); "
+                "give them in storage_options or the environment"
+            ) from error
 
     def retrying(self, what: str, action: Callable[[], T]) -> T:
         """``action()``, retried with backoff while the store fails for a reason that may

@@ -178,9 +178,17 @@ def test_os_exit_after_flush_keeps_everything_flushed(s3, bucket):
     assert steps == list(range(500))
 
 
-def test_a_missing_bucket_or_bad_credentials_fail_at_construction(s3, bucket, monkeypatch):
+def test_a_missing_bucket_or_missing_credentials_fail_at_construction(s3, bucket, monkeypatch, tmp_path):
     with pytest.raises(FileNotFoundError, match="bucket 'no-such-bucket' does not exist"):
         SummaryWriter("s3://no-such-bucket/run", storage_options=_options(s3))
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    options = {**_options(s3), "skip_instance_cache": True}  # not the file system made with credentials
+    with pytest.raises(PermissionError, match=f"no credentials for bucket '{bucket}'.*storage_options"):
+        SummaryWriter(f"s3://{bucket}/run", storage_options=options)
 
 
 def test_writers_adding_embeddings_to_one_s3_run_at_once_lose_none(s3, bucket):
