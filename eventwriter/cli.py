@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from eventwriter.errors import RecordError
+from eventwriter.logdir import series_of
 from eventwriter.proto.event_pb2 import Event
 from eventwriter.reader import (
     FileReport,
@@ -133,19 +134,26 @@ def _inspect(logdir: str, out: TextIO) -> int:
     return status
 
 
-def _print_report(report: FileReport, out: TextIO) -> None:
-    state = "ok" if report.sound else "CORRUPT"
-    print(f"{state}: {report.path} ({report.records} records, {report.size} bytes)", file=out)
+def _print_report(report: FileReport, out: TextIO, *, later_object: bool, followed: bool) -> bool:
+    """Print what ``scan_file`` found; whether the file is sound. ``later_object``: the
+    file is a later object of an event file written as a series of objects (no first
+    event of its own); ``followed``: more objects of its series come after it, so a
+    truncated tail is lost data, not a writer still writing."""
+    lost_tail = report.truncated is not None and followed
+    sound = report.sound and not lost_tail
+    print(f"{'ok' if sound else 'CORRUPT'}: {report.path} ({report.records} records, {report.size} bytes)", file=out)
     for problem in report.problems:
         print(f"  corrupt record at byte {problem.offset}: {problem.reason}", file=out)
     if report.truncated is not None:
-        print(
-            f"  truncated tail at byte {report.truncated.offset}: {report.truncated.reason} "
-            "(normal while a writer is running; not corruption)",
-            file=out,
+        why = (
+            "later objects of this event file follow: the records cut off are lost"
+            if lost_tail
+            else "normal while a writer is running; not corruption"
         )
-    if report.records and not report.first_event_ok:
+        print(f"  truncated tail at byte {report.truncated.offset}: {report.truncated.reason} ({why})", file=out)
+    if report.records and not report.first_event_ok and not later_object:
         print("  note: the first event carries no file_version", file=out)
+    return sound
 
 
 def _validate(logdir: str, out: TextIO) -> int:
@@ -156,15 +164,18 @@ def _validate(logdir: str, out: TextIO) -> int:
         print(f"{logdir}: no event files", file=out)
         return 0
     checked = corrupt = 0
-    for path in files:
+    names = set(files)
+    for index, path in enumerate(files):
         try:
             report = scan_file(path)
         except OSError as exc:  # gone since the listing, unreadable, an I/O error
             unchecked += _report_skipped("validate", [SkippedEntry.from_error(path, exc)])
             continue
-        _print_report(report, out)
+        series = series_of(path, names) or path
+        following = files[index + 1] if index + 1 < len(files) else None
+        followed = following is not None and series_of(following, names) == series
         checked += 1
-        corrupt += not report.sound
+        corrupt += not _print_report(report, out, later_object=series != path, followed=followed)
     could_not = f", {unchecked} could not be checked (see stderr)" if unchecked else ""
     print(f"{checked} file(s) checked, {corrupt} corrupt{could_not}", file=out)
     return 1 if corrupt or unchecked else 0

@@ -11,14 +11,15 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
 from eventwriter.storage.remote import is_url, url_filesystem
 
-__all__ = ["SkippedEntry", "check_regular", "find_event_files", "open_regular"]
+__all__ = ["SkippedEntry", "check_regular", "find_event_files", "open_regular", "series_of"]
 
 _O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX; Windows has no FIFOs in the file system
 _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows
@@ -143,21 +144,41 @@ def find_event_files(
     return runs
 
 
+# On object stores an event file is a series of objects: <name>, then <name>.00000001, ...
+# (eventwriter.storage.remote).
+_LATER_OBJECT = re.compile(r"(.+)\.\d{8}")
+
+
+def series_of(path: str, paths: Collection[str]) -> str | None:
+    """The event file (its first object's path) that ``path`` continues, if ``path`` is a
+    later object of a series whose first object is among ``paths``; else None."""
+    match = _LATER_OBJECT.fullmatch(path)
+    return match.group(1) if match is not None and match.group(1) in paths else None
+
+
 def _find_remote_event_files(url: str, storage_options: Mapping[str, Any] | None) -> dict[str, list[str]]:
     """``find_event_files`` for a URL (eventwriter.storage.remote): every object or file
-    below it with "tfevents" in its name; paths are URLs spelled from ``url``."""
+    below it with "tfevents" in its name; paths are URLs spelled from ``url``. An event
+    file's URL stands for its series of objects."""
     fs, root = url_filesystem(url, storage_options)
     if fs.isfile(root):
-        return {".": [url]}
+        directory, name = posixpath.split(root.rstrip("/"))
+        later = sorted(
+            f"{url}{found[len(root) :]}"
+            for found in fs.ls(directory, detail=False)
+            if series_of(posixpath.basename(found), {name}) is not None
+        )
+        return {".": [url, *later]}
     if not fs.isdir(root):
         raise FileNotFoundError(f"no such log dir: {url}")
-    root, url = root.rstrip("/"), url.rstrip("/")
+    prefix = root.rstrip("/")
+    base = url if url.endswith("/") else url + "/"
     runs: dict[str, list[str]] = {}
     for found in sorted(fs.find(root)):
-        relative = posixpath.relpath(found, root)
+        relative = found[len(prefix) :].lstrip("/") if found.startswith(prefix) else found.lstrip("/")
         if "tfevents" in posixpath.basename(relative):
             run = posixpath.dirname(relative) or "."
-            runs.setdefault(run, []).append(f"{url}/{relative}")
+            runs.setdefault(run, []).append(base + relative)
     return dict(sorted(runs.items()))
 
 

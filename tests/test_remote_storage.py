@@ -10,6 +10,7 @@ import os
 import posixpath
 import re
 import sys
+import time
 import uuid
 
 import pytest
@@ -256,3 +257,61 @@ def test_the_reader_and_the_cli_take_urls(memory_root, tmp_path, capsys):
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == 5
     with pytest.raises(FileNotFoundError):
         list(iter_scalars(f"{memory_root}/nothing"))
+
+
+def test_an_event_file_url_stands_for_its_whole_series_of_objects(memory_root, capsys):
+    from eventwriter import cli
+    from eventwriter.logdir import find_event_files
+    from eventwriter.reader import iter_scalars
+
+    objects = RemoteStorage(fsspec.filesystem("memory"), appends=False)
+    with SummaryWriter(f"{memory_root}/run", storage=objects) as writer:
+        for step in range(4):
+            writer.add_scalar("x", float(step), step)
+            writer.flush()
+    (first, *later) = find_event_files(f"{memory_root}/run")["."]
+    assert later == [f"{first}.{n:08d}" for n in range(1, 5)]
+    assert find_event_files(first) == {".": [first, *later]}
+    assert [p.step for p in iter_scalars(first)] == [0, 1, 2, 3]
+    # validate: later objects have no first event of their own, and that is no fault...
+    assert cli.main(["validate", first]) == 0
+    assert "file_version" not in capsys.readouterr().out
+    # ...but an object cut short with more of its series after it lost records
+    memory = fsspec.filesystem("memory")
+    middle = memory._strip_protocol(later[1])
+    memory.pipe_file(middle, memory.cat_file(middle)[:-3])
+    assert cli.main(["validate", first]) == 1
+    assert "later objects of this event file follow: the records cut off are lost" in capsys.readouterr().out
+
+
+def test_a_run_at_the_root_of_a_url_is_written_and_found(memory_root):
+    from eventwriter.logdir import find_event_files
+    from eventwriter.reader import iter_scalars
+
+    name = memory_root.removeprefix("memory://")
+    with SummaryWriter(f"memory:///{name}") as writer:
+        writer.add_scalar("x", 1.0, 1)
+    (path,) = find_event_files("memory://")[name]  # run names relative to the root
+    assert path.startswith(f"memory://{name}/events.out.tfevents.")
+    assert [(p.run, p.value) for p in iter_scalars(path)] == [(".", 1.0)]
+
+
+def test_errors_that_will_not_pass_are_not_retried_and_retry_for_is_read_when_used(monkeypatch):
+    from eventwriter.storage import remote
+
+    store = CountingMemoryFileSystem()
+    storage = RemoteStorage(store.fs, appends=False)
+    calls = []
+
+    def invalid():
+        calls.append(1)
+        raise ValueError("Parameter validation failed")
+
+    with pytest.raises(ValueError, match="validation"):
+        storage.retrying("upload", invalid)
+    assert calls == [1]
+    monkeypatch.setattr(remote, "RETRY_FOR", 0.3)
+    started = time.monotonic()
+    with pytest.raises(OSError, match=r"failed for 0\.3 s"):
+        storage.retrying("upload", lambda: (_ for _ in ()).throw(ConnectionError("refused")))
+    assert time.monotonic() - started < 3

@@ -25,6 +25,7 @@ limit and callers wait, so nothing added is lost unless the store stays away lon
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import posixpath
 import threading
@@ -47,6 +48,17 @@ _APPENDING = frozenset({"file", "local", "memory"})
 
 T = TypeVar("T")
 _UPDATE_ATTEMPTS = 50
+
+
+def _permanent(error: Exception) -> bool:
+    """Whether a store's error will not pass by retrying: a refusal (no such bucket or
+    key, access denied), or a request the client itself finds invalid."""
+    if isinstance(error, (PermissionError, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)):
+        return True
+    if isinstance(error, (ValueError, TypeError, AttributeError, KeyError)):
+        return True
+    name = type(error).__name__
+    return "Validation" in name or "Credentials" in name
 
 
 def _precondition_failed(error: BaseException) -> bool:
@@ -83,6 +95,33 @@ def _import_fsspec(url: str) -> Any:
     return fsspec
 
 
+def _finish_before_executors_stop() -> None:
+    """Drain open queues at exit while uploads still work.
+
+    fsspec's async file systems resolve host names in asyncio's default executor, which
+    stops taking work at interpreter exit (concurrent.futures registers that with
+    ``threading``, to run before ``atexit`` hooks); uploads from eventwriter's ``atexit``
+    hook would all fail. So, once a remote storage exists, the queues are drained from a
+    ``threading`` exit hook registered after concurrent.futures' own, which runs first.
+    """
+    global _exit_hooked
+    if _exit_hooked:
+        return
+    register = getattr(threading, "_register_atexit", None)
+    if register is None:
+        return
+    import concurrent.futures.thread  # noqa: F401  # its hook first, so that ours runs before it
+
+    from eventwriter import at_exit
+
+    with contextlib.suppress(RuntimeError):  # already shutting down
+        register(at_exit.finish_all)
+        _exit_hooked = True
+
+
+_exit_hooked = False
+
+
 def remote_storage(url: str, storage_options: Mapping[str, Any] | None = None) -> RemoteStorage:
     """The storage for the log dir ``url``, its file system built with ``storage_options``.
 
@@ -98,6 +137,7 @@ def remote_storage(url: str, storage_options: Mapping[str, Any] | None = None) -
         raise ValueError(f"log dir {error}") from error
     storage = RemoteStorage(fs)
     storage.check_reachable(url)
+    _finish_before_executors_stop()
     return storage
 
 
@@ -165,9 +205,10 @@ class _ObjectSink:
 class RemoteStorage:
     """A Storage over one fsspec file system; paths are URLs of that file system."""
 
-    def __init__(self, fs: Any, *, retry_for: float = RETRY_FOR, appends: bool | None = None) -> None:
-        """``appends``: whether files are appended in place (default: for the file systems
-        known to append, ``file`` and ``memory``) or written as series of objects."""
+    def __init__(self, fs: Any, *, retry_for: float | None = None, appends: bool | None = None) -> None:
+        """``retry_for``: seconds a failing store is retried (default: ``RETRY_FOR`` at the
+        time). ``appends``: whether files are appended in place (default: for the file
+        systems known to append, ``file`` and ``memory``) or written as series of objects."""
         self.fs = fs
         protocols = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
         self.appends = bool(_APPENDING.intersection(protocols)) if appends is None else appends
@@ -188,6 +229,8 @@ class RemoteStorage:
         if self.appends:
             return
         bucket = self.fs._strip_protocol(url).split("/", 1)[0]
+        if not bucket:
+            raise ValueError(f"log dir {url!r}: name a bucket (s3://bucket/runs/...)")
         try:
             self.fs.ls(bucket, detail=False)
         except FileNotFoundError as error:
@@ -202,19 +245,21 @@ class RemoteStorage:
                 "give them in storage_options or the environment"
             ) from error
 
-    def retrying(self, what: str, action: Callable[[], T]) -> T:
-        """``action()``, retried with backoff while the store fails for a reason that may
-        pass (not a refusal: PermissionError, FileNotFoundError), for ``retry_for`` seconds."""
-        deadline = time.monotonic() + self.retry_for
+    def retrying(self, what: str, action: Callable[[], T], *, final: Callable[[Exception], bool] | None = None) -> T:
+        """``action()``, retried with backoff for ``retry_for`` seconds while the store
+        fails for a reason that may pass (a refused connection, a timeout, a 5xx); an
+        error that will not (``_permanent``, or ``final(error)``) is raised at once."""
+        retry_for = RETRY_FOR if self.retry_for is None else self.retry_for
+        deadline = time.monotonic() + retry_for
         pause = 0.1
         while True:
             try:
                 return action()
-            except (PermissionError, FileNotFoundError, FileExistsError, IsADirectoryError):
-                raise
             except Exception as error:
+                if _permanent(error) or (final is not None and final(error)):
+                    raise
                 if time.monotonic() + pause > deadline:
-                    raise OSError(f"{what}: the store failed for {self.retry_for:g} s: {error}") from error
+                    raise OSError(f"{what}: the store failed for {retry_for:g} s: {error}") from error
                 time.sleep(pause)
                 pause = min(pause * 2, 5.0)
                 self.fs.invalidate_cache()
@@ -230,8 +275,8 @@ class RemoteStorage:
         if self.retrying(f"look up {path}", lambda: self.fs.exists(path)):
             raise FileExistsError(f"{path} exists")
         if self.appends:
-            parent = posixpath.dirname(path)
-            if not self.fs.isdir(parent):
+            parent = posixpath.dirname(self.fs._strip_protocol(path).rstrip("/"))
+            if parent.strip("/") and not self.fs.isdir(parent):
                 raise FileNotFoundError(f"no directory {parent}")
             self.fs.touch(path)
             return _AppendSink(self, path)
@@ -283,7 +328,8 @@ class RemoteStorage:
                 new = change(old)
                 condition = {"mode": "create"} if tag is None else {"IfMatch": tag}
                 try:
-                    self.fs.pipe_file(path, new, **condition)
+                    upload = functools.partial(self.fs.pipe_file, path, new, **condition)
+                    self.retrying(f"upload {path}", upload, final=_precondition_failed)
                     return
                 except OSError as error:
                     if not _precondition_failed(error):

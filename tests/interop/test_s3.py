@@ -232,3 +232,46 @@ def test_the_cli_reads_s3_with_fsspecs_environment_configuration(s3, bucket):
     )
     assert export.returncode == 0, export.stderr
     assert '"step": 7' in export.stdout and '"value": 0.5' in export.stdout
+
+
+def test_a_script_that_never_closes_its_s3_writer_loses_nothing(s3, bucket):
+    # At exit the queue is drained while fsspec's uploads still work (before
+    # concurrent.futures stops taking work), and quickly.
+    script = textwrap.dedent(
+        f"""
+        from eventwriter import SummaryWriter
+        writer = SummaryWriter("s3://{bucket}/run", storage_options={{"endpoint_url": "{s3.endpoint}"}})
+        for step in range(300):
+            writer.add_scalar("x", float(step), step)
+        """
+    )
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+    assert time.monotonic() - started < 30
+    steps = [p.step for p in iter_scalars(f"s3://{bucket}/run", storage_options=_options(s3))]
+    assert steps == list(range(300))
+
+
+def test_a_passing_fault_while_the_projector_config_is_updated_is_retried(s3, bucket):
+    storage = storage_for(f"s3://{bucket}/run", _options(s3))
+    upload, faults = storage.fs.pipe_file, []
+
+    def flaky(path, data, **kwargs):
+        if path.endswith("projector_config.pbtxt") and not faults:
+            faults.append(path)
+            raise OSError("503 Slow Down (test)")
+        return upload(path, data, **kwargs)
+
+    storage.fs.pipe_file = flaky
+    with SummaryWriter(f"s3://{bucket}/run", storage=storage) as writer:
+        writer.add_embedding([[1.0, 2.0]], tag="points")
+    assert faults
+    config = boto3.client("s3", endpoint_url=s3.endpoint).get_object(Bucket=bucket, Key="run/projector_config.pbtxt")
+    assert b'tensor_name: "points:00000"' in config["Body"].read()
+
+
+def test_a_url_without_a_bucket_is_refused_at_once(s3):
+    started = time.monotonic()
+    with pytest.raises(ValueError, match="name a bucket"):
+        SummaryWriter("s3://", storage_options=_options(s3))
+    assert time.monotonic() - started < 5
