@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 
+import numpy as np
 import pytest
 
 pytest.importorskip("s3fs")
@@ -91,6 +92,11 @@ def _log(writer):
     writer.add_pr_curve("pr", [1, 0, 1, 1], [0.9, 0.2, 0.7, 0.4], 5)
     writer.add_hparams({"lr": 0.1}, {"hparam/acc": 0.9}, run_name="trial")
     writer.add_embedding([[1.0, 2.0], [3.0, 4.0]], metadata=["a", "b"], global_step=0)
+    writer.add_audio("audio", [0.0, 0.5, -0.5, 0.25], 6, sample_rate=8000)
+    writer.add_video("video", np.zeros((1, 2, 3, 4, 4), dtype=np.uint8), 7, fps=4)
+    writer.add_mesh("mesh", np.zeros((1, 3, 3), dtype=np.float32), global_step=8)
+    writer.add_custom_scalars_multilinechart(["loss"], category="charts", title="loss")
+    writer.add_tensor("tensor", np.arange(6.0).reshape(2, 3), 9)
 
 
 def test_every_kind_on_s3_reads_back_as_a_local_run_does(s3, bucket, tmp_path):
@@ -116,6 +122,9 @@ def test_every_kind_on_s3_reads_back_as_a_local_run_does(s3, bucket, tmp_path):
             assert [e.encoded_image_string for e in remote.Images(tag)] == [
                 e.encoded_image_string for e in local.Images(tag)
             ]
+        for tag in remote.Tags()["audio"]:
+            sounds = [[e.encoded_audio_string for e in accumulator.Audio(tag)] for accumulator in (remote, local)]
+            assert sounds[0] == sounds[1]
         for tag in remote.Tags()["tensors"]:
             assert [e.tensor_proto for e in remote.Tensors(tag)] == [e.tensor_proto for e in local.Tensors(tag)]
     client = boto3.client("s3", endpoint_url=s3.endpoint)
