@@ -34,6 +34,7 @@ the thread: no lock per call. The thread writes what is queued in batches, one
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import threading
@@ -388,11 +389,18 @@ class WriteBehind:
 
     def _withdraw(self, item: bytes | _Deferred) -> None:
         """Take back an item queued while the state changed; raise unless it was written
-        anyway (or, at exit, write it now)."""
-        try:
-            self._pending.remove(item)
-        except ValueError:
-            return  # already taken by the thread: it is in the sink
+        anyway (or, at exit, write it now).
+
+        A caller's flush writes records before it takes them from the queue: under the
+        write lock, so the item is looked for once no write is under way. (Not in a
+        signal handler that interrupted this thread's flush, which holds the lock.)
+        """
+        lock = self._write_lock if self._writing != threading.get_ident() else contextlib.nullcontext()
+        with lock:
+            try:
+                self._pending.remove(item)
+            except ValueError:
+                return  # already taken by the thread or a flush: it is in the sink
         self._write_late(item)
 
     def _wake(self) -> None:

@@ -121,6 +121,49 @@ def test_flush_every_step_writes_in_the_callers_thread_without_waking_the_writer
     queue.close()
 
 
+class HoldingSink(CountingSink):
+    """A write that, once ``hold`` is set, stays inside ``write()`` (its data already in
+    the file) until ``release`` is set."""
+
+    def __init__(self, path, **options):
+        super().__init__(path, **options)
+        self.hold, self.entered, self.release = False, threading.Event(), threading.Event()
+
+    def write(self, data):
+        super().write(data)
+        if self.hold:
+            self.entered.set()
+            self.release.wait(10)
+
+
+def test_a_record_withdrawn_while_a_flush_writes_it_is_not_written_twice(sink_path):
+    """A put that finds the queue closed after appending withdraws its record and, if it
+    is still queued, has it written elsewhere (SummaryWriter: to the next file). A
+    caller's flush writes records before it takes them from the queue, so the withdrawal
+    waits for that write: the record is then found written, not withdrawn and written
+    again (a duplicate step found by CI in test_writer_threads)."""
+    sink = HoldingSink(sink_path)
+    queue = WriteBehind(sink, max_queue=10, flush_secs=3600, batch_window=30)
+    item = record(1)
+    queue.put(item)
+    sink.hold = True
+    flushing = threading.Thread(target=queue.flush)
+    flushing.start()
+    assert sink.entered.wait(10)  # the record is in the file, and still in the queue
+    outcome = []
+    withdrawing = threading.Thread(target=lambda: outcome.append(queue._withdraw(item)))
+    withdrawing.start()
+    withdrawing.join(0.3)
+    assert withdrawing.is_alive()  # waits for the flush's write
+    sink.hold = False
+    sink.release.set()
+    flushing.join(10)
+    withdrawing.join(10)
+    assert outcome == [None]  # found written: nothing raised, nothing to write again
+    queue.close()
+    assert written(sink_path) == [1]
+
+
 def test_flush_builds_deferred_items_in_order_with_the_records(sink_path):
     queue, _ = make(sink_path, flush_secs=3600, batch_window=30)
     queue.put(record(1))
