@@ -109,11 +109,11 @@ def _inside(base: str, path: str, allow_base: bool) -> bool:
 
 def update_file(storage: Storage, path: str, change: Callable[[bytes | None], bytes]) -> None:
     """Replace the file at ``path`` with ``change(its content, or None)``, with no other
-    writer's update lost in between: the storage's own ``update`` where it has one (S3's
-    conditional writes), else under ``exclusive``."""
-    update = getattr(storage, "update", None)
-    if update is not None:
-        update(path, change)
+    writer's update lost in between: by the storage's ``update`` where it has
+    ``conditional_writes`` (S3), else under ``exclusive`` (across processes where the
+    storage can lock)."""
+    if getattr(storage, "conditional_writes", False):
+        storage.update(path, change)  # type: ignore[attr-defined]
         return
     with storage.exclusive(path):
         storage.write_bytes(path, change(storage.read_bytes(path)))

@@ -214,7 +214,7 @@ class RemoteStorage:
         self.appends = bool(_APPENDING.intersection(protocols)) if appends is None else appends
         self.batch_window = None if self.appends else OBJECT_STORE_BATCH_WINDOW
         self.retry_for = retry_for
-        self._conditional = "s3" in protocols  # s3fs passes If-Match / If-None-Match on
+        self.conditional_writes = "s3" in protocols  # s3fs passes If-Match / If-None-Match on
         self._lock = threading.Lock()
         self._locks: dict[str, threading.RLock] = {}
         forks.register(self)
@@ -308,15 +308,11 @@ class RemoteStorage:
     def update(self, path: str, change: Callable[[bytes | None], bytes]) -> None:
         """Replace the file at ``path`` with ``change(its content, or None)``.
 
-        On S3 without losing a concurrent update by another process: the write is
-        conditional on the object being what was read (If-Match its ETag; If-None-Match
-        when there was none), and is redone from a fresh read when another came first.
-        Elsewhere within this process only (the store has no conditional writes).
+        Only where ``conditional_writes`` (S3); eventwriter.storage.update_file uses it
+        then. No concurrent update by another process is lost: the write is conditional
+        on the object being what was read (If-Match its ETag; If-None-Match when there
+        was none), and is redone from a fresh read when another came first.
         """
-        if not self._conditional:
-            with self.exclusive(path):
-                self.write_bytes(path, change(self.read_bytes(path)))
-            return
         with self.exclusive(path):
             for _ in range(_UPDATE_ATTEMPTS):
                 self.fs.invalidate_cache(path)
