@@ -12,7 +12,11 @@ The data flows one way::
       -> a run               runs.py, run.py: which directory, its clock and its storage
       -> queue               event_file.py, file_tags.py, encoding.py: framed records
       -> worker              write_behind.py: batches written behind the caller
-      -> framing, storage    record.py; storage/: a local file, memory, later remote stores
+      -> framing, storage    record.py; storage/: a local file, memory, any fsspec URL
+
+Around it: ranks.py (which processes of a distributed job write, and where), copies.py
+(a pickled writer is a copy with its own event file), patching.py (``eventwriter.patch()``:
+frameworks that make torch's or tensorboardX's writer get eventwriter's).
 """
 
 from eventwriter.errors import (
@@ -26,6 +30,7 @@ from eventwriter.errors import (
 )
 from eventwriter.event_file import EventFileWriter
 from eventwriter.file_writer import FileWriter
+from eventwriter.patching import patch, unpatch
 from eventwriter.writer import SummaryWriter
 
 __version__ = "0.1.0"
@@ -42,4 +47,6 @@ __all__ = [
     "UndecodableRecordError",
     "WriterClosedError",
     "__version__",
+    "patch",
+    "unpatch",
 ]

@@ -93,6 +93,7 @@ class EventFileWriter:
         self._pid = pid
         self._storage = storage
         self._batch_window = float(batch_window)
+        self._discards = getattr(storage, "discards", False)  # a rank that writes nothing: build nothing
         self._lock = threading.Lock()  # close and reopen
         forks.register(self)
         self._open()
@@ -139,6 +140,12 @@ class EventFileWriter:
 
     def _after_fork_in_child(self) -> None:  # see eventwriter.forks
         self._lock = threading.Lock()
+
+    def __reduce__(self) -> Any:
+        raise TypeError(
+            f"an EventFileWriter is one open file ({self._path}) and cannot be pickled; pickle the "
+            "SummaryWriter or FileWriter instead (the copy writes its own event file)"
+        )
 
     # -- state -------------------------------------------------------------------
 
@@ -248,6 +255,10 @@ class EventFileWriter:
         than ``write_scalar``) raises EventWriterError naming ``tag``. ``weight`` is the
         memory it holds while queued, for the backlog bound.
         """
+
+        if self._discards:
+            self._queue.check()
+            return
 
         def record() -> bytes:
             return summary_record(wall_time, step, build().SerializeToString())

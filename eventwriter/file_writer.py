@@ -8,16 +8,20 @@ stable-baselines3 hand it summaries they built themselves.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from google.protobuf.message import Message
 
+from eventwriter import forks
 from eventwriter.convert import describe, to_step, to_walltime
+from eventwriter.copies import copy_of, new_token
 from eventwriter.event_file import EventFileWriter
 from eventwriter.proto.event_pb2 import Event, TaggedRunMetadata
 from eventwriter.proto.summary_pb2 import Summary
+from eventwriter.ranks import check_ranks, place
 from eventwriter.run import Run, RunOptions
 from eventwriter.storage import Storage, storage_for
 
@@ -43,11 +47,13 @@ class FileWriter:
         filename_suffix: appended to the event file's name.
         storage: where the file goes (default: chosen from ``log_dir``, a path or an fsspec URL).
         storage_options: for a URL ``log_dir``, options of its fsspec file system.
+        ranks: which ranks of a distributed job write, as for SummaryWriter (eventwriter.ranks).
         clock: seconds since the epoch, for the file name and default wall times.
         hostname, pid: identity in the file name (default: this machine and process).
-    """
 
-    run: Run
+    Pickled, or inherited by a forked child, it is a copy that writes its own event file
+    in the same directory, opened on first use (eventwriter.copies).
+    """
 
     def __init__(
         self,
@@ -58,10 +64,12 @@ class FileWriter:
         *,
         storage: Storage | None = None,
         storage_options: Mapping[str, Any] | None = None,
+        ranks: str = "all",
         clock: Callable[[], float] = time.time,
         hostname: str | None = None,
         pid: int | None = None,
     ) -> None:
+        check_ranks(ranks)
         directory = os.fspath(log_dir)
         if storage is not None and storage_options is not None:
             raise ValueError("give storage or storage_options, not both")
@@ -74,14 +82,40 @@ class FileWriter:
             hostname=hostname,
             pid=pid,
         )
-        self.run = Run(directory, options)
+        self._made: tuple[str, str, str, RunOptions] | None = (new_token(), directory, ranks, options)
+        self._run: Run | None = Run(*place(directory, ranks, options))
+        self._lock = threading.Lock()  # a copy's first use in two threads opens one run
+        forks.register(self)
 
     @classmethod
     def of(cls, run: Run) -> FileWriter:
         """The FileWriter of an existing run (how a SummaryWriter hands out its runs)."""
         writer = cls.__new__(cls)
-        writer.run = run
+        writer._made, writer._run, writer._lock = None, run, threading.Lock()
         return writer
+
+    @property
+    def run(self) -> Run:
+        """The run written; a copy opens it on first use."""
+        run = self._run
+        if run is None:
+            with self._lock:
+                if self._run is None:
+                    self._run = Run(*place(*self._made[1:]))  # type: ignore[index]  # only copies have no run
+                run = self._run
+        return run
+
+    def _after_fork_in_child(self) -> None:  # see eventwriter.forks: the parent's file stays the parent's
+        self._run, self._lock = None, threading.Lock()
+
+    def __reduce__(self) -> Any:
+        """Pickled, a FileWriter is what makes it; see eventwriter.copies."""
+        if self._made is None:
+            raise TypeError(
+                "this FileWriter is a run of a SummaryWriter; pickle the SummaryWriter (the copy "
+                "writes its own event file)"
+            )
+        return (_copy, self._made)
 
     @property
     def event_writer(self) -> EventFileWriter:
@@ -90,7 +124,9 @@ class FileWriter:
 
     def get_logdir(self) -> str:
         """The directory of the event file."""
-        return self.run.directory
+        if self._run is None:  # a copy not used yet: where it will write
+            return place(*self._made[1:])[0]  # type: ignore[index]  # only copies have no run
+        return self._run.directory
 
     def add_event(self, event: Any, step: Any = None, walltime: Any = None) -> None:
         """Write an Event, setting its wall time (now, or ``walltime``) and ``step``.
@@ -125,12 +161,26 @@ class FileWriter:
 
     def flush(self) -> None:
         """Return once every event added so far is written to the file."""
-        self.run.flush()
+        if self._run is not None:  # a copy not used yet has nothing to write
+            self._run.flush()
 
     def close(self) -> None:
         """Write what is pending and close the file; later calls do nothing."""
-        self.run.close()
+        if self._run is not None:
+            self._run.close()
 
     def reopen(self) -> None:
         """After ``close()``, continue in a new event file in the same directory."""
         self.run.reopen()
+
+
+def _copy(token: str, directory: str, ranks: str, options: RunOptions) -> FileWriter:
+    """Unpickling: this process's copy of the FileWriter named ``token`` (eventwriter.copies)."""
+
+    def make() -> FileWriter:
+        writer = FileWriter.__new__(FileWriter)
+        writer._made, writer._run, writer._lock = (token, directory, ranks, options), None, threading.Lock()
+        forks.register(writer)
+        return writer
+
+    return copy_of(token, make)

@@ -18,11 +18,12 @@ from typing import Any
 
 from eventwriter import forks
 from eventwriter.convert import describe
-from eventwriter.errors import EventWriterError, WriterClosedError
+from eventwriter.errors import WriterClosedError
 from eventwriter.event_file import read_clock
 from eventwriter.file_writer import FileWriter
 from eventwriter.proto.event_pb2 import Event, SessionLog
 from eventwriter.proto.summary_pb2 import Summary
+from eventwriter.ranks import place
 from eventwriter.run import Run, RunOptions
 from eventwriter.storage import resolves_inside
 
@@ -41,52 +42,68 @@ def default_log_dir(options: RunOptions, comment: str) -> str:
 class Runs:
     """The runs of one SummaryWriter, made with the same options.
 
-    The writer's own run is opened at once and again on first use after ``close()`` (a
-    new event file, as torch does); sub-runs are made on first use. ``close`` closes
-    them all and raises the first error.
+    The writer's own run is opened at once (unless ``opened`` is False: a copy made by
+    pickling opens on first use) and again on first use after ``close()`` (a new event
+    file, as torch does); sub-runs are made on first use. ``close`` closes them all and
+    raises the first error. In a forked child the runs of the parent are left to it, and
+    the child's first use opens its own, as a copy does.
 
     Args:
-        log_dir: the writer's run directory.
+        log_dir: the writer's log dir, before ``ranks`` places it (eventwriter.ranks).
         options: how every run creates its files.
         purge_step: written once at the start of the writer's own run (torch's
             ``purge_step``: TensorBoard hides this run's earlier events from that step on).
+        ranks: which ranks write, and where (eventwriter.ranks.MODES).
+        opened: open the writer's own run now (reading the rank now).
     """
 
-    def __init__(self, log_dir: str, options: RunOptions, purge_step: int | None = None) -> None:
-        self.log_dir = log_dir
-        self.options = options
+    def __init__(
+        self,
+        log_dir: str,
+        options: RunOptions,
+        purge_step: int | None = None,
+        *,
+        ranks: str = "all",
+        opened: bool = True,
+    ) -> None:
+        self.base, self.ranks, self.given = log_dir, ranks, options
+        self.log_dir, self.options = place(log_dir, ranks, options)  # placed again on first use if not opened
         self.main: Run | None = None  # None after close()
         self._purge_step = purge_step
         self._writers: dict[str, FileWriter] | None = None
         self._scalars_runs: dict[tuple[str, str], Run] = {}  # (main_tag, key) -> sub-run
         self._closing: list[FileWriter] = []  # detached by close(), not yet closed
         self._lock = threading.RLock()
-        self._forked = False
+        self._placed = False  # the rank is read at the first open in this process
+        self._lazy = not opened  # a copy that neither opened nor closed yet: ``writers`` opens it
         forks.register(self)
-        self.open()
+        if opened:
+            self.open()
 
     def _after_fork_in_child(self) -> None:  # see eventwriter.forks
+        # The parent's files and queues stay the parent's: never closed or flushed here.
         self._lock = threading.RLock()
-        self._forked = True
-
-    def _refuse_in_forked_child(self) -> None:
-        if self._forked:
-            raise EventWriterError(
-                f"the writer of {self.log_dir} belongs to the process that forked this one; this forked "
-                "child cannot write with it (create a new writer in the child)"
-            )
+        self.main, self._writers, self._scalars_runs, self._closing = None, None, {}, []
+        self._purge_step = None
+        self._placed, self._lazy = False, True
 
     @property
     def writers(self) -> dict[str, FileWriter] | None:
-        """FileWriters by run directory (torch's ``all_writers``); None after close()."""
+        """FileWriters by run directory (torch's ``all_writers``); None after close().
+        An unused copy opens its runs here."""
+        if self._lazy:
+            self.open()
         return self._writers
 
     def open(self) -> Run:
         """The writer's own run, opened anew if closed."""
         with self._lock:
             if self.main is None or self._writers is None:
-                self._refuse_in_forked_child()
+                if not self._placed:
+                    self.log_dir, self.options = place(self.base, self.ranks, self.given)
+                    self._placed = True
                 writer = FileWriter.of(Run(self.log_dir, self.options))
+                self._lazy = False
                 if self._purge_step is not None:
                     step, self._purge_step = self._purge_step, None
                     writer.add_event(Event(step=step, file_version="brain.Event:2"))
@@ -136,7 +153,8 @@ class Runs:
             return [known[main_tag, key] for key in keys]
         except (KeyError, TypeError):
             pass
-        self._refuse_in_forked_child()
+        if not self._placed:
+            self.open()  # the rank places the log dir, and sub-runs below it
         paths = []
         for key in keys:
             if not isinstance(key, str):
@@ -164,7 +182,8 @@ class Runs:
         """
         if not isinstance(run_name, str):
             raise TypeError(f"run_name must be a str, got {describe(run_name)}")
-        self._refuse_in_forked_child()
+        if not self._placed:
+            self.open()
         return Run(self.child(run_name, f"run_name {run_name!r}", allow_base=True), self.options)
 
     def write_session(
@@ -202,7 +221,7 @@ class Runs:
         with self._lock:
             if self._writers is not None:
                 self._closing += self._writers.values()
-            self._writers, self.main = None, None
+            self._writers, self.main, self._lazy = None, None, False
             self._scalars_runs = {}
         error: Exception | None = None
         while self._closing:  # another thread may be closing them too: closing is idempotent

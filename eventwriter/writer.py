@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventwriter import projector, summary
 from eventwriter.convert import check_tag, describe, to_float, to_step, to_walltime
+from eventwriter.copies import copy_of, new_token
 from eventwriter.errors import WriterClosedError
 from eventwriter.figures import figure_to_image
 from eventwriter.file_writer import FileWriter
@@ -26,6 +27,7 @@ from eventwriter.plugins.histograms import prepare_histogram, tensorflow_bins
 from eventwriter.plugins.images import prepare_image, prepare_image_boxes
 from eventwriter.plugins.video import prepare_video
 from eventwriter.proto.summary_pb2 import Summary
+from eventwriter.ranks import check_ranks, shared_name
 from eventwriter.run import RunOptions
 from eventwriter.runs import Runs, default_log_dir
 from eventwriter.storage import Storage, storage_for
@@ -50,10 +52,16 @@ class SummaryWriter:
             fsspec URL such as ``s3://bucket/runs/exp1``; ``MemoryStorage()``: in memory).
         storage_options: for a URL ``log_dir``, options of its fsspec file system
             (endpoint, credentials, ...).
+        ranks: in a distributed job, which processes write: ``"all"`` (torch's way: each
+            its own event file in ``log_dir``), ``"zero"`` (global rank 0 only; the others
+            check every call and write nothing), ``"each"`` (rank r under
+            ``{log_dir}/rank{r}``: one run per rank). See eventwriter.ranks.
         clock: seconds since the epoch for file names, default wall times and the default log dir.
         hostname, pid: identity in event file names and the default log dir (default: this machine, process).
 
     After ``close()`` the next ``add_*`` call opens a new event file, as torch does.
+    A writer can be pickled (and is inherited by a forked child): the copy logs to the same
+    log dir through its own new event file, opened on first use (eventwriter.copies).
     """
 
     def __init__(
@@ -67,10 +75,12 @@ class SummaryWriter:
         *,
         storage: Storage | None = None,
         storage_options: Mapping[str, Any] | None = None,
+        ranks: str = "all",
         clock: Callable[[], float] = time.time,
         hostname: str | None = None,
         pid: int | None = None,
     ) -> None:
+        check_ranks(ranks)
         if not isinstance(comment, str):
             raise TypeError(f"comment must be a str, got {describe(comment)}")
         if log_dir is not None and not isinstance(log_dir, (str, os.PathLike)):
@@ -80,11 +90,28 @@ class SummaryWriter:
         elif storage_options is not None:
             raise ValueError("give storage or storage_options, not both")
         options = RunOptions(storage, max_queue, flush_secs, filename_suffix, clock, hostname, pid)
-        self.log_dir = log_dir if log_dir else default_log_dir(options, comment)
-        self.max_queue, self.flush_secs, self.filename_suffix = max_queue, flush_secs, filename_suffix
-        self._runs = Runs(os.fspath(self.log_dir), options, to_step("purge_step", purge_step))
-        self._clock = clock
+        base = os.fspath(log_dir) if log_dir else shared_name(default_log_dir(options, comment))
+        given = log_dir if log_dir and ranks != "each" else None  # returned as given: a Path stays one
+        self._attach(Runs(base, options, to_step("purge_step", purge_step), ranks=ranks), new_token(), given)
+
+    def _attach(self, runs: Runs, token: str, given_log_dir: str | os.PathLike[str] | None = None) -> None:
+        options = runs.given
+        self.max_queue, self.flush_secs = options.max_queue, options.flush_secs
+        self.filename_suffix = options.filename_suffix
         self.purge_step = None  # written with the first event file, as torch does
+        self._runs, self._clock, self._token = runs, options.clock, token
+        self._given_log_dir = given_log_dir
+
+    def __reduce__(self) -> Any:
+        """Pickled, a writer is what makes it; see eventwriter.copies."""
+        runs = self._runs
+        return (_copy, (self._token, runs.base, runs.ranks, runs.given))
+
+    @property
+    def log_dir(self) -> str | os.PathLike[str]:
+        """The run directory: as given, or the generated default (with ``ranks="each"``,
+        this rank's directory below it)."""
+        return self._given_log_dir if self._given_log_dir is not None else self._runs.log_dir
 
     # -- torch's attributes ----------------------------------------------------------------
 
@@ -451,3 +478,14 @@ class SummaryWriter:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _copy(token: str, log_dir: str, ranks: str, options: RunOptions) -> SummaryWriter:
+    """Unpickling: this process's copy of the writer named ``token`` (eventwriter.copies)."""
+
+    def make() -> SummaryWriter:
+        writer = SummaryWriter.__new__(SummaryWriter)
+        writer._attach(Runs(log_dir, options, ranks=ranks, opened=False), token)
+        return writer
+
+    return copy_of(token, make)

@@ -7,6 +7,7 @@ file, in order, from one thread at a time.
 
 * ``LocalStorage`` (eventwriter.storage.local): the local file system;
 * ``MemoryStorage`` (eventwriter.storage.memory): a dict of paths to bytes, for tests;
+* ``DiscardStorage`` (eventwriter.storage.discard): keeps nothing (ranks that do not write);
 * ``RemoteStorage`` (eventwriter.storage.remote): any fsspec URL; on object stores an
   event file is a series of objects, one per write.
 """
@@ -18,11 +19,13 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
+from eventwriter.storage.discard import DiscardStorage
 from eventwriter.storage.local import LocalFileSink, LocalStorage
 from eventwriter.storage.memory import MemoryStorage
 from eventwriter.storage.remote import is_url
 
 __all__ = [
+    "DiscardStorage",
     "LocalFileSink",
     "LocalStorage",
     "MemoryStorage",

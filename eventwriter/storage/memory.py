@@ -14,6 +14,7 @@ import contextlib
 import posixpath
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 from eventwriter import forks
 
@@ -56,6 +57,18 @@ class MemoryStorage:
     def _after_fork_in_child(self) -> None:  # see eventwriter.forks: locks held at the fork
         self._lock = threading.RLock()
         self._locks = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A pickled MemoryStorage is a copy of the files (a writer pickled with it writes
+        into that copy, in the process that unpickles it)."""
+        with self._lock:
+            files = {path: bytes(data) for path, data in self._files.items()}
+            return {"files": files, "directories": set(self._directories)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+        self._files = {path: bytearray(data) for path, data in state["files"].items()}
+        self._directories = state["directories"]
 
     # -- Storage --------------------------------------------------------------------
 

@@ -223,6 +223,12 @@ class RemoteStorage:
         self._lock = threading.Lock()
         self._locks = {}
 
+    def __reduce__(self) -> Any:  # the file system pickles itself (fsspec); locks are made anew
+        return (RemoteStorage, (self.fs,), {"appends": self.appends, "retry_for": self.retry_for})
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(self.fs, retry_for=state["retry_for"], appends=state["appends"])  # type: ignore[misc]
+
     def check_reachable(self, url: str) -> None:
         """Fail now, with the store's reason, if the log dir's bucket (or root) cannot be
         reached with these credentials."""

@@ -1,0 +1,50 @@
+"""Pickled writers: a copy logs to the same log dir through its own event file.
+
+A SummaryWriter or FileWriter pickles as what makes it (log dir, options, ``ranks``)
+and a token naming the original. Unpickled, it is a copy that opens its own event file
+on first use, so spawned processes, multiprocessing pools and frameworks that pickle
+their loggers can log with it while the original keeps working. The copies of one
+original in one process are one object: a pool's worker that unpickles the writer with
+each task writes one event file, not one per task. Copies live until the process ends,
+when their files are closed with every other (eventwriter.at_exit).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+__all__ = ["copy_of", "new_token"]
+
+T = TypeVar("T")
+
+_copies: dict[str, Any] = {}  # token -> this process's copy
+_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:  # a parent thread may have held the lock at the fork
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def new_token() -> str:
+    """A token for a new original writer."""
+    return uuid.uuid4().hex
+
+
+def copy_of(token: str, make: Callable[[], T]) -> T:
+    """This process's copy of the original named ``token``: made by ``make()`` the first
+    time, the same object after (also in the original's own process, where the copy is
+    not the original)."""
+    with _lock:
+        copy = _copies.get(token)
+        if copy is None:
+            copy = _copies[token] = make()
+        return copy
