@@ -1,0 +1,341 @@
+"""Writers across processes: pickled copies, forked children, ranks, many processes on one log dir."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from helpers import scalars
+
+from eventwriter import EventFileWriter, FileWriter, SummaryWriter
+from eventwriter.proto.event_pb2 import Event
+from eventwriter.proto.summary_pb2 import Summary
+from eventwriter.ranks import global_rank
+from eventwriter.reader import iter_events
+from eventwriter.storage import MemoryStorage
+
+
+def event_files_in(directory) -> list[str]:
+    return sorted(os.path.join(directory, n) for n in os.listdir(directory) if "tfevents" in n)
+
+
+def tags_by_file(directory) -> list[list[tuple[str, int, float]]]:
+    """(tag, step, value) of every scalar, per event file of ``directory``."""
+    out = []
+    for path in event_files_in(directory):
+        out.append(
+            [(v.tag, e.step, v.simple_value) for e in iter_events(path) if e.HasField("summary") for v in e.summary.value]
+        )
+    return out
+
+
+@pytest.fixture(autouse=True)
+def no_rank(monkeypatch):
+    for name in ("RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK"):
+        monkeypatch.delenv(name, raising=False)
+
+
+# -- pickling ---------------------------------------------------------------------------
+
+
+def test_a_pickled_writer_is_a_copy_that_writes_its_own_file(tmp_path):
+    writer = SummaryWriter(tmp_path)
+    writer.add_scalar("a", 1.0, 0)
+    copy = pickle.loads(pickle.dumps(writer))
+    assert copy is not writer and copy.log_dir == str(tmp_path)
+    assert len(event_files_in(tmp_path)) == 1  # the copy opens its file on first use
+    copy.add_scalar("b", 2.0, 0)
+    copy.add_scalars("m", {"k": 3.0}, 0)
+    writer.add_scalar("a", 4.0, 1)  # the original keeps working
+    copy.close()
+    writer.close()
+    assert sorted(tags_by_file(tmp_path)) == [[("a", 0, 1.0), ("a", 1, 4.0)], [("b", 0, 2.0)]]
+    assert scalars(str(tmp_path / "m_k"), "m") == [(0, 3.0)]
+
+
+def test_copies_of_one_writer_in_one_process_are_one_object(tmp_path):
+    writer = SummaryWriter(tmp_path)
+    data = pickle.dumps(writer)
+    first, second = pickle.loads(data), pickle.loads(pickle.dumps(writer))
+    assert first is second is not writer
+    assert pickle.loads(pickle.dumps(first)) is first  # a copy pickles as its original
+    assert pickle.loads(pickle.dumps(SummaryWriter(tmp_path))) is not first
+    writer.close()
+
+
+def test_an_unused_copy_creates_nothing(tmp_path):
+    writer = SummaryWriter(tmp_path / "run")
+    file_writer = FileWriter(tmp_path / "files")
+    for original in (writer, file_writer):
+        copy = pickle.loads(pickle.dumps(original))
+        copy.flush()
+        copy.close()
+    writer.close()
+    file_writer.close()
+    assert len(event_files_in(tmp_path / "run")) == len(event_files_in(tmp_path / "files")) == 1
+
+
+def test_a_copy_opens_its_files_on_first_use_of_any_kind(tmp_path):
+    writer = SummaryWriter(tmp_path)
+    uses = [
+        lambda w: w.add_text("t", "x", 0),
+        lambda w: w.add_histogram("h", np.arange(10.0), 0),
+        lambda w: w.add_hparams({"lr": 0.1}, {"m": 1.0}, run_name="h"),
+        lambda w: w.file_writer.add_summary(Summary(value=[Summary.Value(tag="s", simple_value=1.0)]), 0),
+        lambda w: w._get_file_writer().add_event(Event(step=3)),
+    ]
+    for use in uses:
+        original = SummaryWriter(tmp_path)
+        copy = pickle.loads(pickle.dumps(original))
+        before = len(event_files_in(tmp_path))
+        use(copy)
+        copy.close()
+        assert len(event_files_in(tmp_path)) == before + 1
+        original.close()
+    writer.close()
+    assert len(event_files_in(tmp_path / "h")) == 1
+
+
+def test_a_pickled_file_writer_is_a_copy(tmp_path):
+    writer = FileWriter(tmp_path)
+    copy = pickle.loads(pickle.dumps(writer))
+    assert copy.get_logdir() == str(tmp_path)
+    copy.add_summary(Summary(value=[Summary.Value(tag="x", simple_value=2.0)]), 5)
+    copy.close()
+    writer.close()
+    assert sorted(tags_by_file(tmp_path)) == [[], [("x", 5, 2.0)]]
+
+
+def test_what_cannot_be_pickled_says_what_can(tmp_path):
+    writer = SummaryWriter(tmp_path)
+    with pytest.raises(TypeError, match="pickle the SummaryWriter"):
+        pickle.dumps(writer.file_writer)
+    with pytest.raises(TypeError, match="pickle the SummaryWriter or FileWriter"):
+        pickle.dumps(writer.file_writer.event_writer)
+    with pytest.raises(TypeError, match="pickle the SummaryWriter or FileWriter"):
+        pickle.dumps(EventFileWriter(tmp_path))
+    writer.close()
+
+
+def test_a_writer_on_memory_storage_pickles_with_a_copy_of_its_files():
+    storage = MemoryStorage()
+    writer = SummaryWriter("run", storage=storage)
+    writer.add_scalar("x", 1.0, 0)
+    writer.flush()
+    copy = pickle.loads(pickle.dumps(writer))
+    copy.add_scalar("y", 2.0, 0)
+    copy.close()
+    writer.close()
+    copied = copy._runs.given.storage
+    assert copied is not storage
+    assert len([p for p in copied._files if "tfevents" in p]) == 2
+    assert len([p for p in storage._files if "tfevents" in p]) == 1
+
+
+def _log_in_child(writer: SummaryWriter, index: int) -> None:
+    for step in range(50):
+        writer.add_scalar(f"p{index}", float(step), step)
+    # never closed: the process's end writes what is queued
+
+
+@pytest.mark.parametrize("method", ["spawn", "forkserver", "fork"])
+def test_processes_given_the_writer_log_through_copies(tmp_path, method):
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} start method here")
+    context = multiprocessing.get_context(method)
+    writer = SummaryWriter(tmp_path)
+    children = [context.Process(target=_log_in_child, args=(writer, index)) for index in range(2)]
+    for child in children:
+        child.start()
+    writer.add_scalar("parent", 1.0, 0)
+    for child in children:
+        child.join(60)
+        assert child.exitcode == 0
+    writer.close()
+    files = tags_by_file(tmp_path)
+    assert len(files) == 3
+    assert sorted(len(values) for values in files) == [1, 50, 50]
+    for index in range(2):
+        assert scalars(str(tmp_path), f"p{index}") == [(step, float(step)) for step in range(50)]
+
+
+def _log_task(writer: SummaryWriter, index: int) -> int:
+    writer.add_scalar("task", float(index), index)
+    return os.getpid()
+
+
+def test_a_pool_worker_writes_one_file_whatever_the_number_of_tasks(tmp_path):
+    writer = SummaryWriter(tmp_path)
+    pool = multiprocessing.get_context("spawn").Pool(2)
+    try:
+        workers = set(pool.starmap(_log_task, [(writer, index) for index in range(40)], chunksize=1))
+    finally:
+        pool.close()  # workers end through multiprocessing's finalizers, which write what is queued
+        pool.join()
+    writer.close()
+    assert len(event_files_in(tmp_path)) == 1 + len(workers)
+    assert sorted(scalars(str(tmp_path), "task")) == [(index, float(index)) for index in range(40)]
+
+
+# -- ranks ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ranks", "error", "message"),
+    [("first", ValueError, "'all', 'zero', 'each'.*'first'"), (0, TypeError, "got int"), (None, TypeError, "None")],
+)
+def test_ranks_is_checked(tmp_path, ranks, error, message):
+    with pytest.raises(error, match=message):
+        SummaryWriter(tmp_path, ranks=ranks)
+    with pytest.raises(error, match=message):
+        FileWriter(tmp_path, ranks=ranks)
+    assert not os.listdir(tmp_path)
+
+
+def test_the_rank_comes_from_rank_then_the_launchers_variables(monkeypatch):
+    assert global_rank() == 0
+    monkeypatch.setenv("SLURM_PROCID", "5")
+    assert global_rank() == 5
+    monkeypatch.setenv("RANK", "2")
+    assert global_rank() == 2
+    monkeypatch.setenv("RANK", "two")
+    with pytest.raises(ValueError, match="RANK environment variable must be a whole number, got 'two'"):
+        global_rank()
+    monkeypatch.setenv("RANK", "-1")
+    with pytest.raises(ValueError, match="RANK .* at least 0"):
+        global_rank()
+
+
+def every_kind_of_call(writer: SummaryWriter) -> None:
+    writer.add_scalar("s", 1.0, 0)
+    writer.add_scalars("m", {"a": 1.0, "b": 2.0}, 0)
+    writer.add_text("t", "text", 0)
+    writer.add_histogram("h", np.arange(100.0), 0)
+    writer.add_image("i", np.zeros((3, 4, 4), dtype=np.uint8), 0)
+    writer.add_pr_curve("pr", np.array([0, 1, 1]), np.array([0.1, 0.6, 0.9]), 0)
+    writer.add_hparams({"lr": 0.1}, {"hp/m": 1.0}, run_name="trial")
+    writer.add_embedding(np.eye(3), metadata=["a", "b", "c"], tag="emb")
+    writer.add_custom_scalars({"c": {"x": ["Multiline", ["s"]]}})
+    writer.flush()
+
+
+def test_ranks_zero_on_another_rank_checks_every_call_and_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("RANK", "1")
+    log_dir = tmp_path / "run"
+    writer = SummaryWriter(log_dir, ranks="zero")
+    every_kind_of_call(writer)
+    with pytest.raises(TypeError, match="'s'.*str"):
+        writer.add_scalar("s", "one", 1)
+    with pytest.raises(ValueError, match="'h'"):
+        writer.add_histogram("h", np.array([np.nan]), 1)
+    assert writer.log_dir == log_dir and writer.get_logdir() == log_dir
+    writer.close()
+    file_writer = FileWriter(log_dir, ranks="zero")
+    file_writer.add_summary(Summary(value=[Summary.Value(tag="x", simple_value=1.0)]), 0)
+    file_writer.close()
+    assert os.listdir(tmp_path) == []
+
+
+def test_ranks_zero_on_rank_zero_writes_as_usual(tmp_path, monkeypatch):
+    monkeypatch.setenv("RANK", "0")
+    with SummaryWriter(tmp_path / "zero", ranks="zero") as writer:
+        every_kind_of_call(writer)
+    with SummaryWriter(tmp_path / "all") as writer:
+        every_kind_of_call(writer)
+
+    def layout(directory):
+        return sorted(
+            (os.path.relpath(root, directory), sorted(n if "tfevents" not in n else "events" for n in names))
+            for root, _, names in os.walk(directory)
+        )
+
+    assert layout(tmp_path / "zero") == layout(tmp_path / "all")
+    assert {"m_a", "m_b", "trial", "projector_config.pbtxt"} <= set(os.listdir(tmp_path / "zero"))
+    assert scalars(str(tmp_path / "zero"), "s") == [(0, 1.0)]
+
+
+def test_ranks_each_writes_under_the_ranks_directory(tmp_path, monkeypatch):
+    monkeypatch.setenv("RANK", "3")
+    writer = SummaryWriter(tmp_path, ranks="each")
+    every_kind_of_call(writer)
+    assert writer.log_dir == str(tmp_path / "rank3") == writer.get_logdir()
+    writer.close()
+    assert os.listdir(tmp_path) == ["rank3"]
+    names = sorted(os.listdir(tmp_path / "rank3"))
+    assert {"m_a", "m_b", "trial", "projector_config.pbtxt"} <= set(names)
+    assert scalars(str(tmp_path / "rank3"), "s") == [(0, 1.0)]
+    file_writer = FileWriter(tmp_path, ranks="each")
+    assert file_writer.get_logdir() == str(tmp_path / "rank3")
+    file_writer.close()
+
+
+def test_a_copy_reads_its_rank_when_first_used(tmp_path, monkeypatch):
+    writer = SummaryWriter(tmp_path, ranks="each")  # rank 0 here
+    data = pickle.dumps(writer)
+    writer.close()
+    monkeypatch.setenv("RANK", "1")  # as after init_process_group in a spawned process
+    copy = pickle.loads(data)
+    copy.add_scalar("x", 1.0, 0)
+    copy.close()
+    assert sorted(os.listdir(tmp_path)) == ["rank0", "rank1"]
+    assert scalars(str(tmp_path / "rank1"), "x") == [(0, 1.0)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_reads_its_rank_when_it_first_uses_the_writer(tmp_path):
+    writer = SummaryWriter(tmp_path, ranks="each")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.environ["RANK"] = "7"
+            writer.add_scalar("x", 7.0, 0)
+            writer.close()
+        finally:
+            os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    writer.close()
+    assert sorted(os.listdir(tmp_path)) == ["rank0", "rank7"]
+    assert scalars(str(tmp_path / "rank7"), "x") == [(0, 7.0)]
+
+
+# -- many processes on one log dir ------------------------------------------------------
+
+CHILD = """
+import sys, time
+import numpy as np
+from eventwriter import SummaryWriter
+log_dir, index, start = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+while time.time() < start:
+    time.sleep(0.001)
+writer = SummaryWriter(log_dir)
+for step in range(100):
+    writer.add_scalar(f"p{index}", float(step), step)
+writer.add_scalars("m", {"k": float(index)}, index)
+writer.add_hparams({"index": index}, {"hp/m": float(index)}, run_name="h")
+writer.add_embedding(np.full((2, 2), float(index)), tag=f"e{index}", global_step=index)
+writer.close()
+"""
+
+
+def test_sixteen_processes_starting_together_on_one_log_dir_lose_nothing(tmp_path):
+    log_dir = tmp_path / "deep" / "run"  # not there yet: every process makes it at once
+    start = time.time() + 3.0  # past every interpreter's start-up
+    processes = [
+        subprocess.Popen([sys.executable, "-c", CHILD, str(log_dir), str(index), str(start)]) for index in range(16)
+    ]
+    assert [process.wait(120) for process in processes] == [0] * 16
+    assert len(event_files_in(log_dir)) == 16
+    for index in range(16):
+        assert scalars(str(log_dir), f"p{index}") == [(step, float(step)) for step in range(100)]
+    assert sorted(scalars(str(log_dir / "m_k"), "m")) == [(index, float(index)) for index in range(16)]
+    assert len(event_files_in(log_dir / "h")) == 16
+    config = (log_dir / "projector_config.pbtxt").read_text()
+    assert sorted(int(line.split('"e')[1].split(":")[0]) for line in config.splitlines() if "tensor_name" in line) == (
+        list(range(16))
+    )
