@@ -27,12 +27,10 @@ def event_files_in(directory) -> list[str]:
 
 def tags_by_file(directory) -> list[list[tuple[str, int, float]]]:
     """(tag, step, value) of every scalar, per event file of ``directory``."""
-    out = []
-    for path in event_files_in(directory):
-        out.append(
-            [(v.tag, e.step, v.simple_value) for e in iter_events(path) if e.HasField("summary") for v in e.summary.value]
-        )
-    return out
+    return [
+        [(v.tag, e.step, v.simple_value) for e in iter_events(path) if e.HasField("summary") for v in e.summary.value]
+        for path in event_files_in(directory)
+    ]
 
 
 @pytest.fixture(autouse=True)
@@ -208,7 +206,7 @@ def test_the_rank_comes_from_rank_then_the_launchers_variables(monkeypatch):
     with pytest.raises(ValueError, match="RANK environment variable must be a whole number, got 'two'"):
         global_rank()
     monkeypatch.setenv("RANK", "-1")
-    with pytest.raises(ValueError, match="RANK .* at least 0"):
+    with pytest.raises(ValueError, match=r"RANK .* at least 0"):
         global_rank()
 
 
@@ -230,7 +228,7 @@ def test_ranks_zero_on_another_rank_checks_every_call_and_creates_nothing(tmp_pa
     log_dir = tmp_path / "run"
     writer = SummaryWriter(log_dir, ranks="zero")
     every_kind_of_call(writer)
-    with pytest.raises(TypeError, match="'s'.*str"):
+    with pytest.raises(TypeError, match=r"'s'.*str"):
         writer.add_scalar("s", "one", 1)
     with pytest.raises(ValueError, match="'h'"):
         writer.add_histogram("h", np.array([np.nan]), 1)
