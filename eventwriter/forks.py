@@ -5,7 +5,8 @@ held at that moment stays held in the child forever, and the writer threads of t
 parent are gone. Objects that own locks or queues register here; in the child, each
 one's ``_after_fork_in_child()`` runs first thing, so that it can replace its locks and
 remember that its files belong to the parent (every later call then says so instead of
-waiting forever).
+waiting forever). A SummaryWriter's runs and a FileWriter leave the parent's files alone
+and open their own on first use in the child, as a pickled copy does (eventwriter.copies).
 """
 
 from __future__ import annotations
