@@ -337,3 +337,19 @@ def test_sixteen_processes_starting_together_on_one_log_dir_lose_nothing(tmp_pat
     assert sorted(int(line.split('"e')[1].split(":")[0]) for line in config.splitlines() if "tensor_name" in line) == (
         list(range(16))
     )
+
+
+def test_reading_the_rank_never_imports_torch(tmp_path):
+    script = (
+        "import sys, os; os.environ['RANK'] = '1'\n"
+        "from eventwriter import SummaryWriter\n"
+        f"w = SummaryWriter({str(tmp_path / 'run')!r}, ranks='zero'); w.add_scalar('x', 1.0, 0); w.close()\n"
+        f"w = SummaryWriter(ranks='each', comment='_c'); w.add_scalar('x', 1.0, 0); w.close()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'tensorboard')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    assert os.listdir(tmp_path) == ["runs"]
+    (name,) = os.listdir(tmp_path / "runs")
+    assert name.endswith("_c") and os.listdir(tmp_path / "runs" / name) == ["rank1"]

@@ -115,3 +115,29 @@ def test_ranks_each_writes_one_run_per_rank(tmp_path, when):
         assert scalar_values(run, "rank") == [(step, float(rank)) for step in range(STEPS)]
         weights.append(scalar_values(run, "weight"))
     assert weights[0] == weights[1]  # DDP keeps the ranks' models equal: both logged the same
+
+
+def test_an_initialized_process_group_gives_the_rank_and_the_store(tmp_path, monkeypatch):
+    import torch.distributed as dist
+
+    from eventwriter import SummaryWriter
+    from eventwriter.ranks import global_rank
+
+    monkeypatch.setenv("RANK", "5")  # the process group's rank wins over the environment
+    monkeypatch.chdir(tmp_path)
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    try:
+        assert global_rank() == 0
+        store = dist.distributed_c10d._get_default_store()
+        with SummaryWriter(ranks="each", comment="_first") as first:
+            first.add_scalar("x", 1.0, 0)
+        agreed = [
+            key for key in ("eventwriter/default_log_dir/0", "eventwriter/default_log_dir/1") if store.check([key])
+        ]
+        assert agreed, "the default name went through the job's store"
+        assert store.get(agreed[-1]).decode() == os.path.dirname(first.log_dir)
+    finally:
+        dist.destroy_process_group()
+    assert global_rank() == 5
+    assert os.listdir(tmp_path / "runs") == [os.path.basename(os.path.dirname(first.log_dir))]
+    assert os.listdir(os.path.dirname(tmp_path / first.log_dir)) == ["rank0"]
