@@ -1,12 +1,13 @@
 """Pickled writers: a copy logs to the same log dir through its own event file.
 
-A SummaryWriter or FileWriter pickles as what makes it (log dir, options, ``ranks``)
-and a token naming the original. Unpickled, it is a copy that opens its own event file
-on first use, so spawned processes, multiprocessing pools and frameworks that pickle
-their loggers can log with it while the original keeps working. The copies of one
-original in one process are one object: a pool's worker that unpickles the writer with
-each task writes one event file, not one per task. Copies live until the process ends,
-when their files are closed with every other (eventwriter.at_exit).
+A SummaryWriter or FileWriter pickles as what makes it (its class, log dir, options,
+``ranks``, the attributes a subclass added) and a token naming the original. Unpickled,
+it is a copy that opens its own event file on first use, so spawned processes,
+multiprocessing pools and frameworks that pickle their loggers can log with it while
+the original keeps working. The copies of one original in one process are one object: a
+pool's worker that unpickles the writer with each task writes one event file, not one
+per task. Copies live until the process ends, when their files are closed with every
+other (eventwriter.at_exit).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["copy_of", "new_token"]
+__all__ = ["added_attributes", "copy_of", "new_token"]
 
 T = TypeVar("T")
 
@@ -37,6 +38,13 @@ if hasattr(os, "register_at_fork"):
 def new_token() -> str:
     """A token for a new original writer."""
     return uuid.uuid4().hex
+
+
+def added_attributes(writer: object, own: frozenset[str]) -> dict[str, Any] | None:
+    """The attributes of ``writer`` that are not in ``own`` (a subclass's, a user's):
+    pickled with the copy, as pickle does for any object; None if there are none."""
+    added = {name: value for name, value in vars(writer).items() if name not in own}
+    return added or None
 
 
 def copy_of(token: str, make: Callable[[], T]) -> T:

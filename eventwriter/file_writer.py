@@ -17,7 +17,7 @@ from google.protobuf.message import Message
 
 from eventwriter import forks
 from eventwriter.convert import describe, to_step, to_walltime
-from eventwriter.copies import copy_of, new_token
+from eventwriter.copies import added_attributes, copy_of, new_token
 from eventwriter.event_file import EventFileWriter
 from eventwriter.proto.event_pb2 import Event, TaggedRunMetadata
 from eventwriter.proto.summary_pb2 import Summary
@@ -82,16 +82,22 @@ class FileWriter:
             hostname=hostname,
             pid=pid,
         )
-        self._made: tuple[str, str, str, RunOptions] | None = (new_token(), directory, ranks, options)
+        self._made = (new_token(), directory, ranks, options)
         self._run: Run | None = Run(*place(directory, ranks, options))
         self._lock = threading.Lock()  # a copy's first use in two threads opens one run
         forks.register(self)
 
     @classmethod
     def of(cls, run: Run) -> FileWriter:
-        """The FileWriter of an existing run (how a SummaryWriter hands out its runs)."""
+        """The FileWriter of an existing run (how a SummaryWriter hands out its runs).
+        Pickled or forked, it is a copy that writes its own file in that run's directory."""
         writer = cls.__new__(cls)
-        writer._made, writer._run, writer._lock = None, run, threading.Lock()
+        writer._made, writer._run, writer._lock = (
+            (new_token(), run.directory, "all", run.options),
+            run,
+            threading.Lock(),
+        )
+        forks.register(writer)
         return writer
 
     @property
@@ -101,7 +107,7 @@ class FileWriter:
         if run is None:
             with self._lock:
                 if self._run is None:
-                    self._run = Run(*place(*self._made[1:]))  # type: ignore[index]  # only copies have no run
+                    self._run = Run(*place(*self._made[1:]))
                 run = self._run
         return run
 
@@ -110,12 +116,7 @@ class FileWriter:
 
     def __reduce__(self) -> Any:
         """Pickled, a FileWriter is what makes it; see eventwriter.copies."""
-        if self._made is None:
-            raise TypeError(
-                "this FileWriter is a run of a SummaryWriter; pickle the SummaryWriter (the copy "
-                "writes its own event file)"
-            )
-        return (_copy, self._made)
+        return (_copy, (type(self), *self._made), added_attributes(self, _OWN_ATTRIBUTES))
 
     @property
     def event_writer(self) -> EventFileWriter:
@@ -125,7 +126,7 @@ class FileWriter:
     def get_logdir(self) -> str:
         """The directory of the event file."""
         if self._run is None:  # a copy not used yet: where it will write
-            return place(*self._made[1:])[0]  # type: ignore[index]  # only copies have no run
+            return place(*self._made[1:])[0]
         return self._run.directory
 
     def add_event(self, event: Any, step: Any = None, walltime: Any = None) -> None:
@@ -174,11 +175,14 @@ class FileWriter:
         self.run.reopen()
 
 
-def _copy(token: str, directory: str, ranks: str, options: RunOptions) -> FileWriter:
+_OWN_ATTRIBUTES = frozenset(("_made", "_run", "_lock"))
+
+
+def _copy(cls: type[FileWriter], token: str, directory: str, ranks: str, options: RunOptions) -> FileWriter:
     """Unpickling: this process's copy of the FileWriter named ``token`` (eventwriter.copies)."""
 
     def make() -> FileWriter:
-        writer = FileWriter.__new__(FileWriter)
+        writer = cls.__new__(cls)
         writer._made, writer._run, writer._lock = (token, directory, ranks, options), None, threading.Lock()
         forks.register(writer)
         return writer

@@ -14,8 +14,9 @@ module), ``tensorboardX.SummaryWriter`` and ``FileWriter`` (by classes that take
 tensorboardX's arguments: ``logdir``, ``write_to_disk``), and every name in a module
 already imported that is bound to one of them (``from torch.utils.tensorboard import
 SummaryWriter`` at the top of a module, as stable-baselines3 has). Writers made before
-stay what they are. ``unpatch()`` puts back what it replaced, where eventwriter's class is
-still in place. Both are idempotent; neither is thread-safe against concurrent imports.
+stay what they are. ``unpatch()`` puts torch's and tensorboardX's classes back wherever a
+name is bound to the ones patch() put in place, in modules imported since too. Both are
+idempotent; a module imported by another thread while they run may be missed.
 """
 
 from __future__ import annotations
@@ -31,7 +32,15 @@ from eventwriter.file_writer import FileWriter
 from eventwriter.storage import DiscardStorage, storage_for
 from eventwriter.writer import SummaryWriter
 
-__all__ = ["Patch", "TensorboardXFileWriter", "TensorboardXSummaryWriter", "patch", "unpatch"]
+__all__ = [
+    "Patch",
+    "TensorboardXFileWriter",
+    "TensorboardXSummaryWriter",
+    "TorchFileWriter",
+    "TorchSummaryWriter",
+    "patch",
+    "unpatch",
+]
 
 
 class TensorboardXSummaryWriter(SummaryWriter):
@@ -70,12 +79,21 @@ class TensorboardXFileWriter(FileWriter):
         super().__init__(logdir, max_queue, flush_secs, filename_suffix)
 
 
-# (module, attribute, eventwriter's class) of what patch() replaces by name.
+class TorchSummaryWriter(SummaryWriter):
+    """eventwriter's SummaryWriter in the place of torch's, while patched."""
+
+
+class TorchFileWriter(FileWriter):
+    """eventwriter's FileWriter in the place of torch's, while patched."""
+
+
+# (module, attribute, the class patch() puts there); classes of their own, so that
+# unpatch() finds every name bound to them, in modules imported meanwhile too.
 _TARGETS = (
-    ("torch.utils.tensorboard", "SummaryWriter", SummaryWriter),
-    ("torch.utils.tensorboard", "FileWriter", FileWriter),
-    ("torch.utils.tensorboard.writer", "SummaryWriter", SummaryWriter),
-    ("torch.utils.tensorboard.writer", "FileWriter", FileWriter),
+    ("torch.utils.tensorboard", "SummaryWriter", TorchSummaryWriter),
+    ("torch.utils.tensorboard", "FileWriter", TorchFileWriter),
+    ("torch.utils.tensorboard.writer", "SummaryWriter", TorchSummaryWriter),
+    ("torch.utils.tensorboard.writer", "FileWriter", TorchFileWriter),
     ("tensorboardX", "SummaryWriter", TensorboardXSummaryWriter),
     ("tensorboardX", "FileWriter", TensorboardXFileWriter),
     ("tensorboardX.writer", "SummaryWriter", TensorboardXSummaryWriter),
@@ -83,56 +101,79 @@ _TARGETS = (
 )
 
 _lock = threading.Lock()
-_replaced: list[tuple[ModuleType, str, Any, Any]] = []  # (module, name, original, ours)
+# While patched: id(the class put in place) -> (it, the class it replaced). Values found in
+# modules are compared by identity only: some objects warn when asked for their class.
+_originals: dict[int, tuple[type, type]] = {}
+_replaced: list[str] = []  # module.name of every name patch() rebound
 
 
 class Patch:
-    """What ``patch()`` returns: a context manager that calls ``unpatch()`` on leaving."""
+    """What ``patch()`` returns: leaving it as a context manager calls ``unpatch()``, if
+    this call patched (a ``with patch():`` inside a patched program leaves it patched)."""
+
+    def __init__(self, patched: bool) -> None:
+        self._patched = patched
 
     def __enter__(self) -> Patch:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        unpatch()
+        if self._patched:
+            unpatch()
 
     @property
     def replaced(self) -> list[str]:
-        """``module.name`` of every name currently bound to eventwriter's classes by patch()."""
+        """``module.name`` of every name patch() bound to eventwriter's classes."""
         with _lock:
-            return [f"{module.__name__}.{name}" for module, name, _, _ in _replaced]
+            return list(_replaced)
 
 
 def patch() -> Patch:
     """Make torch's and tensorboardX's writer classes eventwriter's (see the module's
     docstring); imports torch.utils.tensorboard and tensorboardX where installed."""
     with _lock:
-        if _replaced:
-            return Patch()
-        ours_for: dict[int, tuple[Any, Any]] = {}  # id(original) -> (original, ours)
+        if _originals:
+            return Patch(patched=False)
+        ours_for: dict[int, tuple[type, type]] = {}  # id(original) -> (original, ours)
         for module_name, name, ours in _TARGETS:
             module = _import(module_name)
             original = getattr(module, name, None) if module is not None else None
-            if original is not None and original is not ours:
+            if isinstance(original, type):
                 ours_for[id(original)] = (original, ours)
-        for module in list(sys.modules.values()):
-            namespace = getattr(module, "__dict__", None)
-            if not isinstance(namespace, dict) or getattr(module, "__name__", "").startswith("eventwriter"):
-                continue
+                _originals[id(ours)] = (ours, original)
+        for where, namespace in _modules():
             for name, value in list(namespace.items()):
                 found = ours_for.get(id(value))
                 if found is not None and found[0] is value:
                     namespace[name] = found[1]
-                    _replaced.append((module, name, value, found[1]))
-        return Patch()
+                    _replaced.append(f"{where}.{name}")
+        return Patch(patched=True)
 
 
 def unpatch() -> None:
-    """Put back every class ``patch()`` replaced (where eventwriter's is still there)."""
+    """Put torch's and tensorboardX's classes back wherever a name is bound to the ones
+    ``patch()`` put in place (also in modules imported since); nothing if not patched."""
     with _lock:
-        while _replaced:
-            module, name, original, ours = _replaced.pop()
-            if module.__dict__.get(name) is ours:
-                setattr(module, name, original)
+        if not _originals:
+            return
+        for _, namespace in _modules():
+            for name, value in list(namespace.items()):
+                found = _originals.get(id(value))
+                if found is not None and found[0] is value:
+                    namespace[name] = found[1]
+        _originals.clear()
+        _replaced.clear()
+
+
+def _modules() -> list[tuple[str, dict[str, Any]]]:
+    """(name, namespace) of every module imported, eventwriter's own excepted."""
+    found = []
+    for module in list(sys.modules.values()):
+        namespace = getattr(module, "__dict__", None)
+        name = getattr(module, "__name__", None)
+        if isinstance(namespace, dict) and isinstance(name, str) and not name.startswith("eventwriter"):
+            found.append((name, namespace))
+    return found
 
 
 def _import(name: str) -> ModuleType | None:

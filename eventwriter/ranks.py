@@ -18,7 +18,7 @@ The default log dir (``runs/<date>_<host>``) names the second and host where a w
 was made, which differ between the ranks of one job. When the job has a torch.distributed
 key-value store (a process group is initialized, or torchrun's agent store is offered),
 the n-th writer with a default log dir of every process takes the name the first of them
-proposed, so all ranks log under one name.
+proposed, so all ranks log under one name (a new one after torchrun restarts the job).
 """
 
 from __future__ import annotations
@@ -111,8 +111,9 @@ def shared_name(proposed: str) -> str:
         return proposed
     with _default_names_lock:
         number = next(_default_names)
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")  # a restarted job gets a new name, as in torch
     try:
-        agreed = store.compare_set(f"eventwriter/default_log_dir/{number}", "", proposed)
+        agreed = store.compare_set(f"eventwriter/default_log_dir/{attempt}/{number}", "", proposed)
     except Exception as exc:
         logger.warning("eventwriter: the ranks could not agree on a default log dir (%r); using %s", exc, proposed)
         return proposed

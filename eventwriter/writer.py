@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventwriter import projector, summary
 from eventwriter.convert import check_tag, describe, to_float, to_step, to_walltime
-from eventwriter.copies import copy_of, new_token
+from eventwriter.copies import added_attributes, copy_of, new_token
 from eventwriter.errors import WriterClosedError
 from eventwriter.figures import figure_to_image
 from eventwriter.file_writer import FileWriter
@@ -105,7 +105,8 @@ class SummaryWriter:
     def __reduce__(self) -> Any:
         """Pickled, a writer is what makes it; see eventwriter.copies."""
         runs = self._runs
-        return (_copy, (self._token, runs.base, runs.ranks, runs.given))
+        made = (type(self), self._token, runs.base, runs.ranks, runs.given, self._given_log_dir)
+        return (_copy, made, added_attributes(self, _OWN_ATTRIBUTES))
 
     @property
     def log_dir(self) -> str | os.PathLike[str]:
@@ -480,12 +481,24 @@ class SummaryWriter:
         self.close()
 
 
-def _copy(token: str, log_dir: str, ranks: str, options: RunOptions) -> SummaryWriter:
+_OWN_ATTRIBUTES = frozenset(
+    ("max_queue", "flush_secs", "filename_suffix", "purge_step", "_runs", "_clock", "_token", "_given_log_dir")
+)
+
+
+def _copy(
+    cls: type[SummaryWriter],
+    token: str,
+    log_dir: str,
+    ranks: str,
+    options: RunOptions,
+    given_log_dir: str | os.PathLike[str] | None,
+) -> SummaryWriter:
     """Unpickling: this process's copy of the writer named ``token`` (eventwriter.copies)."""
 
     def make() -> SummaryWriter:
-        writer = SummaryWriter.__new__(SummaryWriter)
-        writer._attach(Runs(log_dir, options, ranks=ranks, opened=False), token)
+        writer = cls.__new__(cls)
+        writer._attach(Runs(log_dir, options, ranks=ranks, opened=False), token, given_log_dir)
         return writer
 
     return copy_of(token, make)

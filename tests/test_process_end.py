@@ -50,6 +50,8 @@ def test_pool_workers_that_never_close_keep_everything(tmp_path):
     runs = [str(tmp_path / f"task{n}") for n in range(6)]
     with multiprocessing.get_context("fork").Pool(3) as pool:
         pool.map(log_without_closing, runs)
+        pool.close()  # leaving the block terminates the workers with SIGTERM: they must end first
+        pool.join()
     for run in runs:
         assert len(scalars(run, "loss")) == 1000
 

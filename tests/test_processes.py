@@ -46,7 +46,7 @@ def test_a_pickled_writer_is_a_copy_that_writes_its_own_file(tmp_path):
     writer = SummaryWriter(tmp_path)
     writer.add_scalar("a", 1.0, 0)
     copy = pickle.loads(pickle.dumps(writer))
-    assert copy is not writer and copy.log_dir == str(tmp_path)
+    assert copy is not writer and copy.log_dir == tmp_path  # as given, as the original's
     assert len(event_files_in(tmp_path)) == 1  # the copy opens its file on first use
     copy.add_scalar("b", 2.0, 0)
     copy.add_scalars("m", {"k": 3.0}, 0)
@@ -110,15 +110,62 @@ def test_a_pickled_file_writer_is_a_copy(tmp_path):
     assert sorted(tags_by_file(tmp_path)) == [[], [("x", 5, 2.0)]]
 
 
-def test_what_cannot_be_pickled_says_what_can(tmp_path):
+def test_a_writers_file_writer_pickles_as_a_copy_in_its_run(tmp_path):
     writer = SummaryWriter(tmp_path)
-    with pytest.raises(TypeError, match="pickle the SummaryWriter"):
-        pickle.dumps(writer.file_writer)
+    writer.add_scalars("m", {"k": 1.0}, 0)
+    for file_writer in (writer.file_writer, writer.all_writers[str(tmp_path / "m_k")]):
+        copy = pickle.loads(pickle.dumps(file_writer))
+        assert copy.get_logdir() == file_writer.get_logdir()
+        copy.add_summary(Summary(value=[Summary.Value(tag="c", simple_value=1.0)]), 0)
+        copy.close()
     with pytest.raises(TypeError, match="pickle the SummaryWriter or FileWriter"):
         pickle.dumps(writer.file_writer.event_writer)
+    writer.close()
+    assert len(event_files_in(tmp_path)) == len(event_files_in(tmp_path / "m_k")) == 2
     with pytest.raises(TypeError, match="pickle the SummaryWriter or FileWriter"):
         pickle.dumps(EventFileWriter(tmp_path))
+
+
+class NamedWriter(SummaryWriter):
+    def log_loss(self, value: float, step: int) -> None:
+        self.add_scalar(f"{self.prefix}/loss", value, step)
+
+
+class NamedFileWriter(FileWriter):
+    pass
+
+
+def test_a_subclass_pickles_as_itself_with_its_attributes(tmp_path):
+    writer = NamedWriter(tmp_path)
+    writer.prefix = "train"
+    copy = pickle.loads(pickle.dumps(writer))
+    assert type(copy) is NamedWriter and copy.prefix == "train"
+    copy.log_loss(0.5, 1)
+    copy.close()
     writer.close()
+    assert scalars(str(tmp_path), "train/loss") == [(1, 0.5)]
+    file_writer = NamedFileWriter(tmp_path / "files")
+    file_writer.note = "kept"
+    file_copy = pickle.loads(pickle.dumps(file_writer))
+    assert type(file_copy) is NamedFileWriter and file_copy.note == "kept"
+    file_writer.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_file_writer_kept_from_before_the_fork_writes_its_own_file_in_the_child(tmp_path):
+    writer = SummaryWriter(tmp_path)
+    kept = writer.file_writer
+    pid = os.fork()
+    if pid == 0:
+        try:
+            kept.add_summary(Summary(value=[Summary.Value(tag="child", simple_value=1.0)]), 0)
+            kept.close()
+        finally:
+            os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    kept.add_summary(Summary(value=[Summary.Value(tag="parent", simple_value=2.0)]), 0)
+    writer.close()
+    assert sorted(tags_by_file(tmp_path)) == [[("child", 0, 1.0)], [("parent", 0, 2.0)]]
 
 
 def test_a_writer_on_memory_storage_pickles_with_a_copy_of_its_files():

@@ -111,25 +111,34 @@ def test_patch_replaces_torch_and_tensorboardx_classes_and_unpatch_restores_them
 
     tensorboardx = pytest.importorskip("tensorboardX")
     originals = (torch_tb.SummaryWriter, torch_tb.FileWriter, tensorboardx.SummaryWriter, tensorboardx.FileWriter)
-    module = type(sys)("bound_at_import")  # a module that did `from torch.utils.tensorboard import SummaryWriter`
-    module.SummaryWriter, module.unrelated = originals[0], object()
-    sys.modules[module.__name__] = module
+    early = type(sys)("bound_before")  # a module that did `from torch.utils.tensorboard import SummaryWriter`
+    early.SummaryWriter, early.unrelated = originals[0], object()
+    late = type(sys)("bound_while_patched")
+    sys.modules[early.__name__], sys.modules[late.__name__] = early, late
     try:
         with eventwriter.patch() as patch:
-            assert torch_tb.SummaryWriter is eventwriter.SummaryWriter
-            assert torch_writer.FileWriter is eventwriter.FileWriter
+            assert issubclass(torch_tb.SummaryWriter, eventwriter.SummaryWriter)
+            assert issubclass(torch_writer.FileWriter, eventwriter.FileWriter)
             assert issubclass(tensorboardx.SummaryWriter, eventwriter.SummaryWriter)
-            assert module.SummaryWriter is eventwriter.SummaryWriter
-            assert "bound_at_import.SummaryWriter" in patch.replaced
-            assert eventwriter.patch().replaced == patch.replaced  # idempotent
-        assert (torch_tb.SummaryWriter, torch_tb.FileWriter, tensorboardx.SummaryWriter, tensorboardx.FileWriter) == (
-            originals
-        )
-        assert module.SummaryWriter is originals[0]
+            assert issubclass(tensorboardx.FileWriter, eventwriter.FileWriter)
+            assert early.SummaryWriter is torch_tb.SummaryWriter
+            assert "bound_before.SummaryWriter" in patch.replaced
+            late.SummaryWriter = torch_tb.SummaryWriter  # imported while patched
+            with eventwriter.patch() as inner:  # already patched: leaving it leaves the patch
+                assert inner.replaced == patch.replaced
+            assert issubclass(torch_tb.SummaryWriter, eventwriter.SummaryWriter)
+        current = (torch_tb.SummaryWriter, torch_tb.FileWriter, tensorboardx.SummaryWriter, tensorboardx.FileWriter)
+        assert current == originals
+        assert early.SummaryWriter is late.SummaryWriter is originals[0]
+        assert torch_writer.SummaryWriter is originals[0]
         eventwriter.unpatch()  # idempotent
         assert torch_tb.SummaryWriter is originals[0]
+        eventwriter.patch()
+        eventwriter.unpatch()
+        assert torch_tb.SummaryWriter is originals[0]
     finally:
-        del sys.modules[module.__name__]
+        eventwriter.unpatch()
+        del sys.modules[early.__name__], sys.modules[late.__name__]
 
 
 def test_tensorboardx_arguments(tmp_path):

@@ -132,7 +132,7 @@ def test_an_initialized_process_group_gives_the_rank_and_the_store(tmp_path, mon
         with SummaryWriter(ranks="each", comment="_first") as first:
             first.add_scalar("x", 1.0, 0)
         agreed = [
-            key for key in ("eventwriter/default_log_dir/0", "eventwriter/default_log_dir/1") if store.check([key])
+            key for key in ("eventwriter/default_log_dir/0/0", "eventwriter/default_log_dir/0/1") if store.check([key])
         ]
         assert agreed, "the default name went through the job's store"
         assert store.get(agreed[-1]).decode() == os.path.dirname(first.log_dir)
