@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import pickle
 import subprocess
 import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -400,3 +402,49 @@ def test_reading_the_rank_never_imports_torch(tmp_path):
     assert os.listdir(tmp_path) == ["runs"]
     (name,) = os.listdir(tmp_path / "runs")
     assert name.endswith("_c") and os.listdir(tmp_path / "runs" / name) == ["rank1"]
+
+
+class FakeStore:
+    """torch.distributed's Store.compare_set, over a dict."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, bytes] = {}
+
+    def compare_set(self, key: str, expected: str, desired: str) -> bytes:
+        current = self.values.get(key)
+        if (current is None and expected == "") or current == expected.encode():
+            self.values[key] = desired.encode()
+        return self.values[key]
+
+
+def fake_torch_distributed(monkeypatch, rank: int, store: FakeStore) -> None:
+    """A stand-in for an imported, initialized torch.distributed."""
+    c10d = types.SimpleNamespace(_get_default_store=lambda: store)
+    dist = types.SimpleNamespace(
+        is_available=lambda: True, is_initialized=lambda: True, get_rank=lambda: rank, distributed_c10d=c10d
+    )
+    monkeypatch.setitem(sys.modules, "torch.distributed", dist)
+
+
+def test_ranks_agree_on_the_default_log_dir_through_the_jobs_store(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RANK", "9")  # an initialized process group's rank comes first
+    store = FakeStore()
+    store.values["eventwriter/default_log_dir/0/0"] = b"runs/chosen_by_rank0"  # proposed by another rank
+    fake_torch_distributed(monkeypatch, 1, store)
+    import eventwriter.ranks as ranks
+
+    monkeypatch.setattr(ranks, "_default_names", itertools.count())
+    with SummaryWriter(ranks="each") as writer:
+        writer.add_scalar("x", 1.0, 0)
+    assert writer.log_dir == os.path.join("runs", "chosen_by_rank0", "rank1")
+    second = SummaryWriter(comment="_second")  # the next writer: a name of its own, proposed by this rank
+    assert second.log_dir.endswith("_second")
+    assert store.values["eventwriter/default_log_dir/0/1"] == second.log_dir.encode()
+    second.close()
+    monkeypatch.setenv("TORCHELASTIC_RESTART_COUNT", "1")  # torchrun restarted the job: a new name
+    monkeypatch.setattr(ranks, "_default_names", itertools.count())
+    third = SummaryWriter(comment="_third")
+    assert third.log_dir.endswith("_third")
+    assert store.values["eventwriter/default_log_dir/1/0"] == third.log_dir.encode()
+    third.close()
