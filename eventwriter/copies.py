@@ -12,13 +12,14 @@ other (eventwriter.at_exit).
 
 from __future__ import annotations
 
+import copyreg
 import os
 import threading
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["added_attributes", "copy_of", "new_token"]
+__all__ = ["added_state", "copy_of", "new_token"]
 
 T = TypeVar("T")
 
@@ -40,11 +41,25 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
-def added_attributes(writer: object, own: frozenset[str]) -> dict[str, Any] | None:
-    """The attributes of ``writer`` that are not in ``own`` (a subclass's, a user's):
-    pickled with the copy, as pickle does for any object; None if there are none."""
-    added = {name: value for name, value in vars(writer).items() if name not in own}
-    return added or None
+_OBJECT_GETSTATE = getattr(object, "__getstate__", None)  # Python 3.11 on
+
+
+def added_state(writer: object, own: frozenset[str]) -> Any:
+    """What a subclass (or a user) added to ``writer``, pickled with the copy as pickle
+    pickles any object: its ``__getstate__()`` if the subclass has one, else its other
+    attributes and ``__slots__``; the writer's ``own`` attributes left out (the copy
+    makes its own). None if nothing is left."""
+    if getattr(type(writer), "__getstate__", None) not in (None, _OBJECT_GETSTATE):
+        state = writer.__getstate__()  # type: ignore[attr-defined]
+    else:
+        names = copyreg._slotnames(type(writer))  # type: ignore[attr-defined]
+        slots = {name: getattr(writer, name) for name in names if hasattr(writer, name)}
+        state = (vars(writer), slots) if slots else vars(writer)
+    if isinstance(state, dict):
+        state = {name: value for name, value in state.items() if name not in own} or None
+    elif isinstance(state, tuple) and len(state) == 2 and isinstance(state[0], dict):
+        state = ({name: value for name, value in state[0].items() if name not in own}, state[1])
+    return state
 
 
 def copy_of(token: str, make: Callable[[], T]) -> T:

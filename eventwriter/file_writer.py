@@ -17,7 +17,8 @@ from google.protobuf.message import Message
 
 from eventwriter import forks
 from eventwriter.convert import describe, to_step, to_walltime
-from eventwriter.copies import added_attributes, copy_of, new_token
+from eventwriter.copies import added_state, copy_of, new_token
+from eventwriter.errors import WriterClosedError
 from eventwriter.event_file import EventFileWriter
 from eventwriter.proto.event_pb2 import Event, TaggedRunMetadata
 from eventwriter.proto.summary_pb2 import Summary
@@ -82,21 +83,20 @@ class FileWriter:
             hostname=hostname,
             pid=pid,
         )
-        self._made = (new_token(), directory, ranks, options)
+        self._made = (new_token(), directory, ranks, options, "")
         self._run: Run | None = Run(*place(directory, ranks, options))
+        self._closed = False  # close() of a copy never used
         self._lock = threading.Lock()  # a copy's first use in two threads opens one run
         forks.register(self)
 
     @classmethod
-    def of(cls, run: Run) -> FileWriter:
-        """The FileWriter of an existing run (how a SummaryWriter hands out its runs).
-        Pickled or forked, it is a copy that writes its own file in that run's directory."""
+    def of(cls, run: Run, log_dir: str, ranks: str, options: RunOptions, below: str = "") -> FileWriter:
+        """The FileWriter of a SummaryWriter's run ``below`` its ``log_dir`` (placed by
+        ``ranks``). Pickled or forked, it is a copy that writes its own file in the run
+        that ``ranks`` gives the process that uses it."""
         writer = cls.__new__(cls)
-        writer._made, writer._run, writer._lock = (
-            (new_token(), run.directory, "all", run.options),
-            run,
-            threading.Lock(),
-        )
+        writer._made, writer._run = (new_token(), log_dir, ranks, options, below), run
+        writer._lock, writer._closed = threading.Lock(), False
         forks.register(writer)
         return writer
 
@@ -105,6 +105,8 @@ class FileWriter:
         """The run written; a copy opens it on first use."""
         run = self._run
         if run is None:
+            if self._closed:
+                raise WriterClosedError(f"the FileWriter of {self.get_logdir()} is closed; reopen() continues")
             with self._lock:
                 if self._run is None:
                     self._run = Run(*place(*self._made[1:]))
@@ -112,11 +114,11 @@ class FileWriter:
         return run
 
     def _after_fork_in_child(self) -> None:  # see eventwriter.forks: the parent's file stays the parent's
-        self._run, self._lock = None, threading.Lock()
+        self._run, self._lock, self._closed = None, threading.Lock(), False
 
     def __reduce__(self) -> Any:
         """Pickled, a FileWriter is what makes it; see eventwriter.copies."""
-        return (_copy, (type(self), *self._made), added_attributes(self, _OWN_ATTRIBUTES))
+        return (_copy, (type(self), *self._made), added_state(self, _OWN_ATTRIBUTES))
 
     @property
     def event_writer(self) -> EventFileWriter:
@@ -169,21 +171,27 @@ class FileWriter:
         """Write what is pending and close the file; later calls do nothing."""
         if self._run is not None:
             self._run.close()
+        else:
+            self._closed = True
 
     def reopen(self) -> None:
         """After ``close()``, continue in a new event file in the same directory."""
-        self.run.reopen()
+        if self._run is None:
+            self._closed = False  # a copy opens its file on first use
+            return
+        self._run.reopen()
 
 
-_OWN_ATTRIBUTES = frozenset(("_made", "_run", "_lock"))
+_OWN_ATTRIBUTES = frozenset(("_made", "_run", "_lock", "_closed"))
 
 
-def _copy(cls: type[FileWriter], token: str, directory: str, ranks: str, options: RunOptions) -> FileWriter:
+def _copy(cls: type[FileWriter], token: str, directory: str, ranks: str, options: RunOptions, below: str) -> FileWriter:
     """Unpickling: this process's copy of the FileWriter named ``token`` (eventwriter.copies)."""
 
     def make() -> FileWriter:
         writer = cls.__new__(cls)
-        writer._made, writer._run, writer._lock = (token, directory, ranks, options), None, threading.Lock()
+        writer._made, writer._run = (token, directory, ranks, options, below), None
+        writer._lock, writer._closed = threading.Lock(), False
         forks.register(writer)
         return writer
 

@@ -9,12 +9,12 @@ others create ``torch.utils.tensorboard.SummaryWriter`` (or tensorboardX's) them
     eventwriter.unpatch()    # as it was
 
 or ``with eventwriter.patch(): ...``. It replaces, where installed,
-``torch.utils.tensorboard.SummaryWriter`` and ``FileWriter`` (and in its ``writer``
-module), ``tensorboardX.SummaryWriter`` and ``FileWriter`` (by classes that take
-tensorboardX's arguments: ``logdir``, ``write_to_disk``), and every name in a module
-already imported that is bound to one of them (``from torch.utils.tensorboard import
-SummaryWriter`` at the top of a module, as stable-baselines3 has). Writers made before
-stay what they are. ``unpatch()`` puts torch's and tensorboardX's classes back wherever a
+``torch.utils.tensorboard.SummaryWriter`` and ``FileWriter``, ``tensorboardX.SummaryWriter``
+and ``FileWriter`` (by classes that take tensorboardX's arguments: ``logdir``,
+``write_to_disk``), and every name bound to one of them in a module already imported
+(``from torch.utils.tensorboard import SummaryWriter`` at the top of a module, as
+stable-baselines3 has), but in the modules that define them: torch's writers made before,
+or subclassed before, stay torch's. ``unpatch()`` puts torch's and tensorboardX's classes back wherever a
 name is bound to the ones patch() put in place, in modules imported since too. Both are
 idempotent; a module imported by another thread while they run may be missed.
 """
@@ -45,7 +45,8 @@ __all__ = [
 
 class TensorboardXSummaryWriter(SummaryWriter):
     """eventwriter's SummaryWriter with tensorboardX's arguments: ``logdir`` or ``log_dir``;
-    ``write_to_disk=False`` checks every call and writes nothing."""
+    ``write_to_disk=False`` checks every call and writes nothing. tensorboardX's own
+    extras (``export_scalars_to_json``, ``add_openvino_graph``, Comet) are not there."""
 
     def __init__(
         self,
@@ -69,6 +70,11 @@ class TensorboardXSummaryWriter(SummaryWriter):
             kwargs["storage"] = DiscardStorage(storage_for(os.fspath(directory or "runs")))
         super().__init__(directory, comment, purge_step, max_queue, flush_secs, filename_suffix, **kwargs)
 
+    @property
+    def logdir(self) -> str | os.PathLike[str]:
+        """tensorboardX's name of ``log_dir``."""
+        return self.log_dir
+
 
 class TensorboardXFileWriter(FileWriter):
     """eventwriter's FileWriter with tensorboardX's argument name ``logdir``."""
@@ -88,16 +94,14 @@ class TorchFileWriter(FileWriter):
 
 
 # (module, attribute, the class patch() puts there); classes of their own, so that
-# unpatch() finds every name bound to them, in modules imported meanwhile too.
+# unpatch() finds every name bound to them, in modules imported meanwhile too. The modules
+# that define torch's and tensorboardX's classes keep them: torch's own writers (made
+# before, or subclassed) go on creating torch's FileWriters for their runs.
 _TARGETS = (
     ("torch.utils.tensorboard", "SummaryWriter", TorchSummaryWriter),
     ("torch.utils.tensorboard", "FileWriter", TorchFileWriter),
-    ("torch.utils.tensorboard.writer", "SummaryWriter", TorchSummaryWriter),
-    ("torch.utils.tensorboard.writer", "FileWriter", TorchFileWriter),
     ("tensorboardX", "SummaryWriter", TensorboardXSummaryWriter),
     ("tensorboardX", "FileWriter", TensorboardXFileWriter),
-    ("tensorboardX.writer", "SummaryWriter", TensorboardXSummaryWriter),
-    ("tensorboardX.writer", "FileWriter", TensorboardXFileWriter),
 )
 
 _lock = threading.Lock()
@@ -144,7 +148,7 @@ def patch() -> Patch:
         for where, namespace in _modules():
             for name, value in list(namespace.items()):
                 found = ours_for.get(id(value))
-                if found is not None and found[0] is value:
+                if found is not None and found[0] is value and found[0].__module__ != where:
                     namespace[name] = found[1]
                     _replaced.append(f"{where}.{name}")
         return Patch(patched=True)
@@ -171,7 +175,8 @@ def _modules() -> list[tuple[str, dict[str, Any]]]:
     for module in list(sys.modules.values()):
         namespace = getattr(module, "__dict__", None)
         name = getattr(module, "__name__", None)
-        if isinstance(namespace, dict) and isinstance(name, str) and not name.startswith("eventwriter"):
+        ours = name == "eventwriter" or (isinstance(name, str) and name.startswith("eventwriter."))
+        if isinstance(namespace, dict) and isinstance(name, str) and not ours:
             found.append((name, namespace))
     return found
 

@@ -82,20 +82,21 @@ def global_rank() -> int:
     return 0
 
 
-def place(log_dir: str, ranks: str, options: RunOptions) -> tuple[str, RunOptions]:
-    """The run directory and options of this process's writer of ``log_dir``.
+def place(log_dir: str, ranks: str, options: RunOptions, below: str = "") -> tuple[str, RunOptions]:
+    """The directory and options of this process's run ``below`` (a sub-run's path
+    relative to the log dir, "" for the writer's own run) of a writer of ``log_dir``.
 
     Raises:
         ValueError: the rank cannot be read (see ``global_rank``).
     """
-    if ranks == "all":
-        return log_dir, options
-    rank = global_rank()
-    if ranks == "each":
-        return options.storage.join(log_dir, f"rank{rank}"), options
-    if rank == 0:
-        return log_dir, options
-    return log_dir, replace(options, storage=DiscardStorage(options.storage))
+    directory = log_dir
+    if ranks != "all":
+        rank = global_rank()
+        if ranks == "each":
+            directory = options.storage.join(log_dir, f"rank{rank}")
+        elif rank != 0:
+            options = replace(options, storage=DiscardStorage(options.storage))
+    return (options.storage.join(directory, below) if below else directory), options
 
 
 _default_names = itertools.count()

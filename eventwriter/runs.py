@@ -67,7 +67,7 @@ class Runs:
         opened: bool = True,
     ) -> None:
         self.base, self.ranks, self.given = log_dir, ranks, options
-        self.log_dir, self.options = place(log_dir, ranks, options)  # placed again on first use if not opened
+        self._log_dir, self.options = log_dir, options  # placed by the first open()
         self.main: Run | None = None  # None after close()
         self._purge_step = purge_step
         self._writers: dict[str, FileWriter] | None = None
@@ -88,6 +88,12 @@ class Runs:
         self._placed, self._lazy = False, True
 
     @property
+    def log_dir(self) -> str:
+        """The writer's run directory; until the first open, where it would be now (the
+        rank is read then)."""
+        return self._log_dir if self._placed else place(self.base, self.ranks, self.given)[0]
+
+    @property
     def writers(self) -> dict[str, FileWriter] | None:
         """FileWriters by run directory (torch's ``all_writers``); None after close().
         An unused copy opens its runs here."""
@@ -100,9 +106,9 @@ class Runs:
         with self._lock:
             if self.main is None or self._writers is None:
                 if not self._placed:
-                    self.log_dir, self.options = place(self.base, self.ranks, self.given)
+                    self._log_dir, self.options = place(self.base, self.ranks, self.given)
                     self._placed = True
-                writer = FileWriter.of(Run(self.log_dir, self.options))
+                writer = FileWriter.of(Run(self._log_dir, self.options), self.base, self.ranks, self.given)
                 self._lazy = False
                 if self._purge_step is not None:
                     step, self._purge_step = self._purge_step, None
@@ -160,17 +166,19 @@ class Runs:
             if not isinstance(key, str):
                 raise TypeError(f"{main_tag!r}: add_scalars keys must be str, got {describe(key)}")
             what = f"{main_tag!r}: add_scalars key {key!r}"
-            paths.append((key, self.child(main_tag.replace("/", "_") + "_" + key, what)))
+            relative = main_tag.replace("/", "_") + "_" + key
+            paths.append((key, relative, self.child(relative, what)))
         with self._lock:  # one sub-run per path however many threads ask at once
             self.open()
             writers: dict[str, FileWriter] = self._writers  # type: ignore[assignment]  # set by open()
             known = self._scalars_runs  # not the one read above if close() ran since
-            for key, path in paths:
+            for key, relative, path in paths:
                 writer = writers.get(path)
                 if writer is None:
-                    writer = writers[path] = FileWriter.of(Run(path, self.options))
+                    run = Run(path, self.options)
+                    writer = writers[path] = FileWriter.of(run, self.base, self.ranks, self.given, relative)
                 known[main_tag, key] = writer.run
-            return [known[main_tag, key] for key, _ in paths]
+            return [known[main_tag, key] for key, _, _ in paths]
 
     def hparams_run(self, run_name: Any) -> Run:
         """A new run at ``{log_dir}/{run_name}`` for one hparams session; the caller

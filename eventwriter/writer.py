@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventwriter import projector, summary
 from eventwriter.convert import check_tag, describe, to_float, to_step, to_walltime
-from eventwriter.copies import added_attributes, copy_of, new_token
+from eventwriter.copies import added_state, copy_of, new_token
 from eventwriter.errors import WriterClosedError
 from eventwriter.figures import figure_to_image
 from eventwriter.file_writer import FileWriter
@@ -106,7 +106,7 @@ class SummaryWriter:
         """Pickled, a writer is what makes it; see eventwriter.copies."""
         runs = self._runs
         made = (type(self), self._token, runs.base, runs.ranks, runs.given, self._given_log_dir)
-        return (_copy, made, added_attributes(self, _OWN_ATTRIBUTES))
+        return (_copy, made, added_state(self, _OWN_ATTRIBUTES))
 
     @property
     def log_dir(self) -> str | os.PathLike[str]:

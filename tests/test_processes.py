@@ -8,6 +8,7 @@ import os
 import pickle
 import subprocess
 import sys
+import threading
 import time
 import types
 
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 from helpers import scalars
 
-from eventwriter import EventFileWriter, FileWriter, SummaryWriter
+from eventwriter import EventFileWriter, FileWriter, SummaryWriter, WriterClosedError
 from eventwriter.proto.event_pb2 import Event
 from eventwriter.proto.summary_pb2 import Summary
 from eventwriter.ranks import global_rank
@@ -448,3 +449,77 @@ def test_ranks_agree_on_the_default_log_dir_through_the_jobs_store(tmp_path, mon
     assert third.log_dir.endswith("_third")
     assert store.values["eventwriter/default_log_dir/1/0"] == third.log_dir.encode()
     third.close()
+
+
+class LockHoldingWriter(SummaryWriter):
+    """Drops its lock when pickled, as Python's documentation shows."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lock, self.count = threading.Lock(), 0
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self.lock = threading.Lock()
+
+
+class SlottedWriter(SummaryWriter):
+    __slots__ = ("slot",)
+
+
+def test_a_subclass_pickles_through_its_getstate_and_keeps_its_slots(tmp_path):
+    writer = LockHoldingWriter(tmp_path / "a")
+    writer.count = 3
+    copy = pickle.loads(pickle.dumps(writer))
+    assert type(copy) is LockHoldingWriter and copy.count == 3 and copy.lock is not writer.lock
+    copy.add_scalar("x", 1.0, 0)
+    copy.close()
+    slotted = SlottedWriter(tmp_path / "b")
+    slotted.slot = 42
+    assert pickle.loads(pickle.dumps(slotted)).slot == 42
+    writer.close()
+    slotted.close()
+    assert len(event_files_in(tmp_path / "a")) == 2
+
+
+@pytest.mark.parametrize(("ranks", "runs"), [("zero", []), ("each", ["rank0", "rank1"])])
+def test_a_kept_file_writer_copy_goes_where_its_writers_ranks_say(tmp_path, monkeypatch, ranks, runs):
+    writer = SummaryWriter(tmp_path / "run", ranks=ranks)  # rank 0 here
+    writer.add_scalars("m", {"k": 1.0}, 0)
+    kept = pickle.dumps([writer.file_writer, writer.all_writers[os.path.join(writer.log_dir, "m_k")]])
+    writer.close()
+    monkeypatch.setenv("RANK", "1")  # the process that unpickles them
+    for file_writer in pickle.loads(kept):
+        file_writer.add_summary(Summary(value=[Summary.Value(tag="c", simple_value=1.0)]), 0)
+        file_writer.close()
+    if ranks == "zero":
+        assert len(event_files_in(tmp_path / "run")) == len(event_files_in(tmp_path / "run" / "m_k")) == 1
+    else:
+        assert sorted(os.listdir(tmp_path / "run")) == runs
+        assert len(event_files_in(tmp_path / "run" / "rank1")) == len(
+            event_files_in(tmp_path / "run" / "rank1" / "m_k")
+        )
+        assert len(event_files_in(tmp_path / "run" / "rank1")) == 1
+
+
+def test_an_unused_copy_says_where_it_will_write_and_a_closed_one_stays_closed(tmp_path, monkeypatch):
+    writer = SummaryWriter(tmp_path, ranks="each")
+    file_writer = FileWriter(tmp_path / "files")
+    data = pickle.dumps((writer, file_writer))
+    writer.close()
+    file_writer.close()
+    copy, file_copy = pickle.loads(data)
+    monkeypatch.setenv("RANK", "2")  # known only after unpickling (init_process_group, say)
+    assert copy.log_dir == copy.get_logdir() == str(tmp_path / "rank2")
+    file_copy.close()
+    with pytest.raises(WriterClosedError):
+        file_copy.add_summary(Summary(), 0)
+    file_copy.reopen()
+    file_copy.add_summary(Summary(), 0)
+    file_copy.close()
+    assert len(event_files_in(tmp_path / "files")) == 2

@@ -118,7 +118,7 @@ def test_patch_replaces_torch_and_tensorboardx_classes_and_unpatch_restores_them
     try:
         with eventwriter.patch() as patch:
             assert issubclass(torch_tb.SummaryWriter, eventwriter.SummaryWriter)
-            assert issubclass(torch_writer.FileWriter, eventwriter.FileWriter)
+            assert torch_writer.FileWriter is originals[1]  # torch's own module keeps torch's classes
             assert issubclass(tensorboardx.SummaryWriter, eventwriter.SummaryWriter)
             assert issubclass(tensorboardx.FileWriter, eventwriter.FileWriter)
             assert early.SummaryWriter is torch_tb.SummaryWriter
@@ -141,12 +141,34 @@ def test_patch_replaces_torch_and_tensorboardx_classes_and_unpatch_restores_them
         del sys.modules[early.__name__], sys.modules[late.__name__]
 
 
+def test_writers_made_before_the_patch_stay_torchs(tmp_path):
+    from torch.utils.tensorboard import SummaryWriter as TorchWriter
+
+    module = type(sys)("eventwriter_experiments")  # a user's module, eventwriter in its name
+    module.SummaryWriter = TorchWriter
+    sys.modules[module.__name__] = module
+    before = TorchWriter(str(tmp_path / "before"))
+    try:
+        with eventwriter.patch():
+            assert issubclass(module.SummaryWriter, eventwriter.SummaryWriter)
+            before.add_scalars("m", {"k": 1.0}, 0)  # torch's writer makes torch's FileWriter
+            before.close()
+            with module.SummaryWriter(str(tmp_path / "during")) as during:
+                during.add_scalars("m", {"k": 1.0}, 0)
+        assert module.SummaryWriter is TorchWriter
+    finally:
+        del sys.modules[module.__name__]
+    assert "eventwriter" not in writers_of(str(tmp_path / "before"))
+    assert writers_of(str(tmp_path / "during")) == {"eventwriter"}
+
+
 def test_tensorboardx_arguments(tmp_path):
     pytest.importorskip("tensorboardX")
     from eventwriter.patching import TensorboardXFileWriter, TensorboardXSummaryWriter
 
     with TensorboardXSummaryWriter(logdir=str(tmp_path / "a"), flush_secs=5) as writer:
         writer.add_scalar("x", 1.0, 0)
+        assert writer.logdir == str(tmp_path / "a")
     with TensorboardXSummaryWriter(str(tmp_path / "b"), write_to_disk=False) as writer:
         writer.add_scalar("x", 1.0, 0)
         with pytest.raises(TypeError, match="'x'"):
