@@ -21,6 +21,7 @@ frameworks that make torch's or tensorboardX's writer get eventwriter's).
 
 from eventwriter.errors import (
     CorruptRecordError,
+    DamagedRecordWarning,
     EventWriterError,
     GraphError,
     RecordError,
@@ -31,12 +32,23 @@ from eventwriter.errors import (
 from eventwriter.event_file import EventFileWriter
 from eventwriter.file_writer import FileWriter
 from eventwriter.patching import patch, unpatch
+from eventwriter.tables import (
+    read_histograms,
+    read_hparams,
+    read_images,
+    read_pr_curves,
+    read_scalars,
+    read_tensors,
+    read_text,
+    scalar_arrays,
+)
 from eventwriter.writer import SummaryWriter
 
 __version__ = "0.1.0"
 
 __all__ = [
     "CorruptRecordError",
+    "DamagedRecordWarning",
     "EventFileWriter",
     "EventWriterError",
     "FileWriter",
@@ -48,5 +60,13 @@ __all__ = [
     "WriterClosedError",
     "__version__",
     "patch",
+    "read_histograms",
+    "read_hparams",
+    "read_images",
+    "read_pr_curves",
+    "read_scalars",
+    "read_tensors",
+    "read_text",
+    "scalar_arrays",
     "unpatch",
 ]

@@ -45,3 +45,8 @@ class UndecodableRecordError(RecordError):
 
 class GraphError(RuntimeError):
     """No graph could be taken of a model; the tracer's error is chained."""
+
+
+class DamagedRecordWarning(UserWarning):
+    """Reading a run back (eventwriter.tables) left out a damaged record, or the rest of
+    its file, or a file that could not be read; the message names the file and offset."""

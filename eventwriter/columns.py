@@ -1,0 +1,414 @@
+"""Event files read as columns: records framed and checked in bulk, scalar events decoded
+with numpy, without an Event object per record.
+
+A file's bytes are read whole (its size bounds the memory, never a length field). One
+Python loop walks the length fields; the length CRCs are then checked together (a table
+CRC-32C in numpy), the data CRCs by the crc32c extension, one call per record that is
+read. Scalar events of the common shape (an Event with wall time, step and a Summary of
+one value: ``simple_value``, or a rank-0 float32/float64 tensor) are decoded field by
+field over all records at once; any other summary event that may hold a scalar is parsed
+with protobuf. Events that cannot (images, histograms, audio, tensors of other plugins,
+graphs, file versions) are recognised by their bytes and never decoded.
+
+Damage is reported as TensorBoard's reader meets it: a bad length CRC ends the file; a
+bad data CRC or an undecodable record is skipped and reading goes on; a truncated tail
+ends the file quietly (a writer still writing).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import crc32c
+import numpy as np
+
+from eventwriter.errors import CorruptRecordError, RecordError, UndecodableRecordError
+from eventwriter.proto.event_pb2 import Event
+from eventwriter.reader import scalar_value
+
+__all__ = ["ScalarColumns", "frame", "masked_crc32c_8", "scalar_columns", "summary_events"]
+
+_LENGTH = struct.Struct("<Q")
+_MAX_RECORD_BYTES = (1 << 31) - 1
+_MASK_DELTA = 0xA282EAD8
+_MAX_TAG_BYTES = 256  # longer tags go the protobuf way (the byte gather is N x longest tag)
+
+# Wire bytes (field number << 3 | wire type) of the fields the bulk decoder walks.
+_WALL_TIME, _STEP, _SUMMARY = 0x09, 0x10, 0x2A  # Event: 1 double, 2 int64, 5 Summary
+_VALUE, _TAG = 0x0A, 0x0A  # Summary.value (1), Summary.Value.tag (1)
+_SIMPLE_VALUE, _TENSOR, _METADATA = 0x15, 0x42, 0x4A  # Value: 2 float, 8 TensorProto, 9 metadata
+_NEVER_SCALAR = (0x22, 0x2A, 0x32)  # Value: 4 image, 5 histo, 6 audio
+_DT_FLOAT, _DT_DOUBLE = 1, 2
+
+
+def _crc_table() -> np.ndarray:
+    table = np.zeros(256, dtype=np.uint32)
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+        table[byte] = crc
+    return table
+
+
+_TABLE = _crc_table()
+
+
+def _mask(crc: np.ndarray) -> np.ndarray:
+    crc = crc.astype(np.uint32)
+    masked = ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(_MASK_DELTA)
+    return masked.astype(np.uint32)  # type: ignore[no-any-return]
+
+
+def masked_crc32c_8(blocks: np.ndarray) -> np.ndarray:
+    """The masked CRC-32C of each row of an (N, 8) uint8 array (the length fields)."""
+    crc = np.full(len(blocks), 0xFFFFFFFF, dtype=np.uint32)
+    for column in range(8):
+        crc = _TABLE[(crc ^ blocks[:, column]) & np.uint32(0xFF)] ^ (crc >> np.uint32(8))
+    return _mask(crc ^ np.uint32(0xFFFFFFFF))
+
+
+def frame(data: bytes, path: str) -> tuple[np.ndarray, np.ndarray, list[RecordError]]:
+    """The data offsets and lengths of the records of ``data`` whose length fields hold,
+    in order, and the damage met (a bad length CRC, which ends the file)."""
+    size, offset = len(data), 0
+    starts: list[int] = []
+    lengths: list[int] = []
+    add_start, add_length, unpack = starts.append, lengths.append, _LENGTH.unpack_from
+    while offset + 12 <= size:
+        (length,) = unpack(data, offset)
+        end = offset + 16 + length
+        if end > size:
+            break
+        add_start(offset)
+        add_length(length)
+        offset = end
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    record_starts = np.array(starts, dtype=np.int64)
+    record_lengths = np.array(lengths, dtype=np.int64)
+    problems: list[RecordError] = []
+    headers = buffer[record_starts[:, None] + np.arange(12)] if len(starts) else np.zeros((0, 12), np.uint8)
+    stored = headers[:, 8:12].copy().view("<u4").ravel()
+    bad = np.nonzero(masked_crc32c_8(headers[:, :8]) != stored)[0]
+    if len(bad):  # the length cannot be trusted: nothing after it can be found
+        first = int(bad[0])
+        problems.append(CorruptRecordError(path, int(record_starts[first]), "length CRC mismatch"))
+        record_starts, record_lengths = record_starts[:first], record_lengths[:first]
+    elif offset + 12 <= size:  # a length field whose record goes past the end: damaged, or being written
+        header = buffer[offset : offset + 12][None, :]
+        if masked_crc32c_8(header[:, :8])[0] != header[0, 8:12].copy().view("<u4")[0]:
+            problems.append(CorruptRecordError(path, offset, "length CRC mismatch"))
+    return record_starts + 12, record_lengths, problems
+
+
+def _check_data(
+    data: bytes, starts: np.ndarray, lengths: np.ndarray, path: str, problems: list[RecordError]
+) -> np.ndarray:
+    """Which of these records' data CRCs hold (the bad ones are reported)."""
+    view = memoryview(data)
+    ranges = map(slice, starts.tolist(), (starts + lengths).tolist())
+    crcs = np.fromiter(map(crc32c.crc32c, map(view.__getitem__, ranges)), dtype=np.uint32, count=len(starts))
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    ends = starts + lengths
+    stored = buffer[ends[:, None] + np.arange(4)].copy().view("<u4").ravel() if len(ends) else crcs
+    good = _mask(crcs) == stored
+    for index in np.nonzero(~good)[0]:
+        problems.append(CorruptRecordError(path, int(starts[index]) - 12, "data CRC mismatch"))
+    return good  # type: ignore[no-any-return]
+
+
+class _Walk:
+    """Reading protobuf fields at many positions of one buffer at once."""
+
+    def __init__(self, data: bytes) -> None:
+        self.buffer = np.frombuffer(data, dtype=np.uint8)
+        self.last = max(len(self.buffer) - 1, 0)
+
+    def byte(self, positions: np.ndarray) -> np.ndarray:
+        if not len(self.buffer):
+            return np.zeros(len(positions), dtype=np.uint8)
+        return self.buffer[np.minimum(positions, self.last)]  # type: ignore[no-any-return]
+
+    def varint(self, positions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The varints at ``positions`` (where ``active``) and the positions after them."""
+        value = np.zeros(len(positions), dtype=np.uint64)
+        after = positions.copy()
+        going = active.copy()
+        for shift in range(0, 70, 7):
+            if not going.any():
+                break
+            byte = self.byte(after).astype(np.uint64)
+            value |= np.where(going, (byte & np.uint64(0x7F)) << np.uint64(shift), np.uint64(0))
+            after = np.where(going, after + 1, after)
+            going &= (byte & np.uint64(0x80)) != 0
+        return value, after
+
+    def gather(self, positions: np.ndarray, width: int) -> np.ndarray:
+        """``width`` bytes at each position, as rows."""
+        if not len(positions):
+            return np.zeros((0, width), dtype=np.uint8)
+        return self.buffer[np.minimum(positions[:, None] + np.arange(width), self.last)]
+
+
+@dataclass
+class ScalarColumns:
+    """The scalars of one file: each row's tag (a code into ``tags``), step, wall time
+    and value, in file order, and the plugin of each tag's first value in the file."""
+
+    tags: list[str] = field(default_factory=list)
+    tag: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    wall_time: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    value: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
+    problems: list[RecordError] = field(default_factory=list)
+
+
+@dataclass
+class _Located:
+    """Where each record's fields are, as far as the bulk walk goes: the Event's wall
+    time and step, whether it holds a Summary, and for a Summary of one value, its tag and
+    the key (``kind``) and place of the field after the tag."""
+
+    walk: _Walk
+    starts: np.ndarray
+    lengths: np.ndarray
+    problems: list[RecordError]
+    wall: np.ndarray
+    step: np.ndarray
+    summary: np.ndarray
+    single: np.ndarray
+    tag_start: np.ndarray
+    tag_length: np.ndarray
+    position: np.ndarray
+    kind: np.ndarray
+
+    @property
+    def ends(self) -> np.ndarray:
+        return self.starts + self.lengths  # type: ignore[no-any-return]
+
+
+def _locate(data: bytes, path: str) -> _Located:
+    starts, lengths, problems = frame(data, path)
+    walk = _Walk(data)
+    ends = starts + lengths
+    count = len(starts)
+    position = starts.copy()
+    has_wall = (lengths >= 9) & (walk.byte(position) == _WALL_TIME)
+    wall = np.zeros(count)
+    wall[has_wall] = walk.gather(position[has_wall] + 1, 8).copy().view("<f8").ravel()
+    position = np.where(has_wall, position + 9, position)
+    has_step = walk.byte(position) == _STEP
+    step, after = walk.varint(position + 1, has_step)
+    position = np.where(has_step, after, position)
+    summary = (walk.byte(position) == _SUMMARY) & (position < ends)
+    length, position = walk.varint(position + 1, summary)
+    single = summary & has_wall & (position + length.astype(np.int64) == ends) & (walk.byte(position) == _VALUE)
+    length, position = walk.varint(position + 1, single)
+    single &= position + length.astype(np.int64) == ends
+    single &= walk.byte(position) == _TAG
+    tag_length, position = walk.varint(position + 1, single)
+    tag_length = tag_length.astype(np.int64)
+    single &= (tag_length <= _MAX_TAG_BYTES) & (position + tag_length < ends)
+    tag_start = position
+    position = position + tag_length
+    kind = walk.byte(position)
+    return _Located(walk, starts, lengths, problems, wall, step, summary, single, tag_start, tag_length, position, kind)
+
+
+def summary_events(data: bytes, path: str, problems: list[RecordError], *, scalars: bool = False) -> list[Event]:
+    """The summary events of an event file's bytes, in order; with ``scalars`` False,
+    those of a single ``simple_value`` are left out without being decoded. Damage met is
+    appended to ``problems``."""
+    located = _locate(data, path)
+    problems.extend(located.problems)
+    read = located.summary.copy()
+    if not scalars:
+        read &= ~(located.single & (located.kind == _SIMPLE_VALUE))
+    indices = np.nonzero(read)[0]
+    good = _check_data(data, located.starts[indices], located.lengths[indices], path, problems)
+    events = []
+    for index in indices[good].tolist():
+        event = _parse(data, int(located.starts[index]), int(located.lengths[index]), path, problems)
+        if event is not None:
+            events.append(event)
+    return events
+
+
+def scalar_columns(data: bytes, path: str, plugins: dict[str, str]) -> ScalarColumns:
+    """Every scalar of an event file's bytes, as TensorBoard counts them: ``simple_value``,
+    and one-element float tensors of tags whose first value's metadata names the scalars
+    plugin. ``plugins`` maps the tags of the run seen so far (in earlier files) to that
+    plugin name, and is updated."""
+    located = _locate(data, path)
+    walk, starts, lengths, problems = located.walk, located.starts, located.lengths, located.problems
+    ends, count = located.ends, len(located.starts)
+    wall, step, summary, single = located.wall, located.step, located.summary, located.single
+    position, kind, tag_start, tag_length = located.position, located.kind, located.tag_start, located.tag_length
+
+    simple = single & (kind == _SIMPLE_VALUE) & _ends_or_metadata(walk, position + 5, ends)
+    tensor_length, body = walk.varint(position + 1, single & (kind == _TENSOR))
+    tensor_end = body + tensor_length.astype(np.int64)
+    tensor = single & (kind == _TENSOR) & _ends_or_metadata(walk, tensor_end, ends)
+    # dtype, an empty shape (written by some writers, left out by others), the value's key and length
+    head = walk.gather(body, 6)
+    tensor &= head[:, 0] == 0x08
+    dtype = head[:, 1]
+    shape = np.where((head[:, 2] == 0x12) & (head[:, 3] == 0x00), 2, 0)
+    key = np.where(shape == 2, head[:, 4], head[:, 2])
+    size = np.where(shape == 2, head[:, 5], head[:, 3])
+    number = body + 4 + shape  # where the value's bytes start
+    float32 = tensor & (dtype == _DT_FLOAT) & ((key == 0x2A) | (key == 0x22)) & (size == 4)  # float_val, tensor_content
+    float32 &= tensor_end == number + 4
+    float64 = (
+        tensor & (dtype == _DT_DOUBLE) & ((key == 0x32) | (key == 0x22)) & (size == 8)
+    )  # double_val, tensor_content
+    float64 &= tensor_end == number + 8
+
+    value = np.full(count, np.nan)
+    value[simple] = walk.gather(position[simple] + 1, 4).copy().view("<f4").ravel()
+    value[float32] = walk.gather(number[float32], 4).copy().view("<f4").ravel()
+    value[float64] = walk.gather(number[float64], 8).copy().view("<f8").ravel()
+    fast = simple | float32 | float64
+
+    # Tags of the records read in bulk, and whether each is a tensor needing a scalars tag.
+    names, codes = _tag_names(walk, tag_start[single], tag_length[single])
+    tag_code = np.full(count, -1, dtype=np.int64)
+    tag_code[single] = codes
+    valid_name = np.array([name is not None for name in names] + [False], dtype=bool)
+    fast &= valid_name[tag_code]
+    # A summary event of another shape that may hold a scalar is parsed by protobuf; one
+    # of a single image, histogram or audio value, or a tensor of another shape, is not.
+    other = summary & ~fast
+    other &= ~(single & valid_name[tag_code] & (np.isin(kind, _NEVER_SCALAR) | (kind == _TENSOR)))
+    odd_tensor = single & valid_name[tag_code] & (kind == _TENSOR) & ~fast  # needs its tag's plugin
+
+    read = fast | other | odd_tensor
+    good = np.zeros(count, dtype=bool)
+    good[read] = _check_data(data, starts[read], lengths[read], path, problems)
+    fast &= good
+    other &= good
+    odd_tensor &= good
+
+    # The plugin of each tag: its first value in the run. The first record of each tag
+    # read in bulk is parsed for its metadata; records parsed anyway give theirs in order.
+    first_of_tag: dict[str, int] = {}
+    candidates = np.nonzero(fast | odd_tensor)[0]
+    unique_codes, first = np.unique(tag_code[candidates], return_index=True)
+    for code, index in zip(unique_codes.tolist(), candidates[first].tolist()):
+        name = names[code]
+        if name is not None and name not in plugins:
+            first_of_tag[name] = index
+    parsed: dict[int, Event] = {}
+    for index in sorted(set(first_of_tag.values()) | set(np.nonzero(other)[0].tolist())):
+        event = _parse(data, int(starts[index]), int(lengths[index]), path, problems)
+        if event is not None:
+            parsed[index] = event
+            for item in event.summary.value:
+                plugins.setdefault(item.tag, item.metadata.plugin_data.plugin_name)
+    for name in first_of_tag:
+        plugins.setdefault(name, "")
+
+    # Tensors count only for tags of the scalars plugin; odd tensors of such tags are parsed.
+    scalar_tag = np.array([name is not None and plugins.get(name) == "scalars" for name in names] + [False])
+    fast &= simple | scalar_tag[tag_code]
+    for index in np.nonzero(odd_tensor & scalar_tag[tag_code])[0].tolist():
+        if index not in parsed:
+            event = _parse(data, int(starts[index]), int(lengths[index]), path, problems)
+            if event is not None:
+                parsed[index] = event
+        other[index] = index in parsed
+
+    return _assemble(names, tag_code, step, wall, value, fast, other, parsed, plugins, problems)
+
+
+def _ends_or_metadata(walk: _Walk, position: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Whether a value's fields end at ``position``, or metadata fills the rest exactly."""
+    metadata = walk.byte(position) == _METADATA
+    length, after = walk.varint(position + 1, metadata & (position < ends))
+    return (position == ends) | (metadata & (after + length.astype(np.int64) == ends))  # type: ignore[no-any-return]
+
+
+def _tag_names(walk: _Walk, starts: np.ndarray, lengths: np.ndarray) -> tuple[list[str | None], np.ndarray]:
+    """The distinct tags at these places (None for bytes that are no UTF-8) and each
+    place's code into them."""
+    if not len(starts):
+        return [], np.zeros(0, dtype=np.int64)
+    width = max(int(lengths.max()), 1)
+    rows = walk.gather(starts, width)
+    rows = np.where(np.arange(width) < lengths[:, None], rows, 0).astype(np.uint8)
+    # Trailing NULs are dropped by the fixed-width view: the length tells tags apart too.
+    keyed = np.concatenate([rows, lengths.astype("<u2")[:, None].view(np.uint8)], axis=1)
+    unique, codes = np.unique(np.ascontiguousarray(keyed).view(f"S{width + 2}").ravel(), return_inverse=True)
+    names: list[str | None] = []
+    for key in unique.tolist():
+        raw = key.ljust(width + 2, b"\0")
+        size = int.from_bytes(raw[width : width + 2], "little")
+        try:
+            names.append(raw[:size].decode("utf-8"))
+        except UnicodeDecodeError:
+            names.append(None)
+    return names, codes.astype(np.int64).ravel()
+
+
+def _parse(data: bytes, start: int, length: int, path: str, problems: list[RecordError]) -> Event | None:
+    try:
+        return Event.FromString(data[start : start + length])
+    except Exception as exc:  # protobuf raises DecodeError or RuntimeError by backend
+        problems.append(UndecodableRecordError(path, start - 12, f"not an Event ({exc})"))
+        return None
+
+
+def _assemble(
+    names: Sequence[str | None],
+    tag_code: np.ndarray,
+    step: np.ndarray,
+    wall: np.ndarray,
+    value: np.ndarray,
+    fast: np.ndarray,
+    other: np.ndarray,
+    parsed: dict[int, Event],
+    plugins: dict[str, str],
+    problems: list[RecordError],
+) -> ScalarColumns:
+    """The rows of the bulk-read records and of the parsed ones, in file order."""
+    tags = [name if name is not None else "" for name in names]
+    index_of = {name: code for code, name in enumerate(tags) if name}
+    record = [np.nonzero(fast)[0]]
+    codes, steps, walls, values = [tag_code[fast]], [step[fast].astype(np.int64)], [wall[fast]], [value[fast]]
+    extra_record, extra_code, extra_step, extra_wall, extra_value = [], [], [], [], []
+    for index in np.nonzero(other)[0].tolist():
+        event = parsed.get(index)
+        if event is None:
+            continue
+        for item in event.summary.value:
+            if item.HasField("tensor") and plugins.get(item.tag) != "scalars":
+                continue
+            number = scalar_value(item)
+            if number is None:
+                continue
+            code = index_of.get(item.tag)
+            if code is None:
+                code = index_of[item.tag] = len(tags)
+                tags.append(item.tag)
+            extra_record.append(index)
+            extra_code.append(code)
+            extra_step.append(event.step)
+            extra_wall.append(event.wall_time)
+            extra_value.append(number)
+    if extra_record:
+        record.append(np.array(extra_record, dtype=np.int64))
+        codes.append(np.array(extra_code, dtype=np.int64))
+        steps.append(np.array(extra_step, dtype=np.int64))
+        walls.append(np.array(extra_wall, dtype=np.float64))
+        values.append(np.array(extra_value, dtype=np.float64))
+    order = np.argsort(np.concatenate(record), kind="stable")
+    return ScalarColumns(
+        tags=tags,
+        tag=np.concatenate(codes)[order],
+        step=np.concatenate(steps)[order].view(np.int64),
+        wall_time=np.concatenate(walls)[order],
+        value=np.concatenate(values)[order],
+        problems=problems,
+    )
