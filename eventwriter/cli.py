@@ -3,6 +3,7 @@
     eventwriter inspect LOGDIR        runs, tags, kinds, counts and step ranges
     eventwriter validate LOGDIR       exit 0 if every event file is sound, 1 if not
     eventwriter export LOGDIR --format csv|jsonl [-o FILE|-]
+    eventwriter export LOGDIR --format parquet -o FILE   (needs pyarrow: eventwriter[parquet])
 
 Exit status: 0 success; 1 a corrupt record was found, or something named like an event
 file could not be read (a FIFO, socket, device, dangling symlink or symlink loop, a file
@@ -20,14 +21,16 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from eventwriter.errors import RecordError
+from eventwriter.errors import DamagedRecordWarning, RecordError
 from eventwriter.logdir import series_of
 from eventwriter.proto.event_pb2 import Event
 from eventwriter.reader import (
@@ -199,6 +202,45 @@ def _export(logdir: str, fmt: str, out: TextIO) -> int:
     return 1 if errors or unread else 0
 
 
+def _export_parquet(logdir: str, output: str) -> int:
+    """Every scalar into a Parquet file (run and tag dictionary-encoded)."""
+    if output == "-":
+        print("eventwriter export: --format parquet writes a file: give -o FILE", file=sys.stderr)
+        return 2
+    try:
+        pyarrow = importlib.import_module("pyarrow")
+        parquet = importlib.import_module("pyarrow.parquet")
+    except ImportError:
+        print("eventwriter export: --format parquet needs pyarrow: pip install 'eventwriter[parquet]'", file=sys.stderr)
+        return 2
+    from eventwriter.tables import scalar_arrays
+
+    find_event_files(logdir)  # raise FileNotFoundError before any output
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DamagedRecordWarning)
+        columns = scalar_arrays(logdir)
+    for warning in caught:
+        print(f"eventwriter export: {warning.message}", file=sys.stderr)
+
+    def names(codes: str, categories: str) -> object:
+        return pyarrow.DictionaryArray.from_arrays(
+            pyarrow.array(columns[codes], type=pyarrow.int32()),
+            pyarrow.array(list(columns[categories]), pyarrow.string()),
+        )
+
+    table = pyarrow.table(
+        {
+            "run": names("_run_code", "_run_names"),
+            "tag": names("_tag_code", "_tag_names"),
+            "step": columns["step"],
+            "wall_time": columns["wall_time"],
+            "value": columns["value"],
+        }
+    )
+    parquet.write_table(table, output)
+    return 1 if caught else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eventwriter", description="Inspect, validate and export TensorBoard log dirs."
@@ -208,9 +250,9 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("logdir")
     validate = commands.add_parser("validate", help="check every record of every event file")
     validate.add_argument("logdir")
-    export = commands.add_parser("export", help="write all scalars as CSV or JSON lines")
+    export = commands.add_parser("export", help="write all scalars as CSV, JSON lines or Parquet")
     export.add_argument("logdir")
-    export.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    export.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
     export.add_argument("-o", "--output", default="-", help="output file, '-' for stdout (default)")
     return parser
 
@@ -223,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _inspect(args.logdir, sys.stdout)
         if args.command == "validate":
             return _validate(args.logdir, sys.stdout)
+        if args.format == "parquet":
+            return _export_parquet(args.logdir, args.output)
         if args.output == "-":
             return _export(args.logdir, args.format, sys.stdout)
         find_event_files(args.logdir)
