@@ -16,7 +16,9 @@ The data flows one way::
 
 Around it: ranks.py (which processes of a distributed job write, and where), copies.py
 (a pickled writer is a copy with its own event file), patching.py (``eventwriter.patch()``:
-frameworks that make torch's or tensorboardX's writer get eventwriter's).
+frameworks that make torch's or tensorboardX's writer get eventwriter's). Reading back:
+reader.py (records, events, scalars), tables.py (runs as DataFrames: ``read_scalars`` and
+the other kinds), columns.py (the bulk decoding behind ``read_scalars``).
 """
 
 from eventwriter.errors import (

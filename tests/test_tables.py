@@ -131,7 +131,8 @@ def test_damage_anywhere_warns_and_never_raises(tmp_path_factory, flips):
         for step in range(200):
             writer.add_scalar("x", float(step), step, new_style=step % 2 == 1)
     (path,) = [os.path.join(directory, n) for n in os.listdir(directory)]
-    data = bytearray(open(path, "rb").read())
+    with open(path, "rb") as handle:
+        data = bytearray(handle.read())
     for position, byte in flips:
         data[position % len(data)] = byte
     cut = random.Random(len(flips)).randrange(len(data) // 2, len(data) + 1)

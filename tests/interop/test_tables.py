@@ -211,7 +211,8 @@ def test_damaged_files_warn_and_keep_the_rest(tmp_path):
         for step in range(100):
             writer.add_scalar("x", float(step), step)
     (path,) = [os.path.join(tmp_path, n) for n in os.listdir(tmp_path)]
-    data = bytearray(open(path, "rb").read())
+    with open(path, "rb") as handle:
+        data = bytearray(handle.read())
     record = list(iter_records(path))[51]
     data[record.offset + 12 + 5] ^= 0xFF  # inside a record's data: that record is left out
     last = list(iter_records(path))[-1].offset
