@@ -23,6 +23,7 @@ boto3 = pytest.importorskip("boto3")
 
 from tbread import accumulate  # noqa: E402
 
+import eventwriter  # noqa: E402
 from eventwriter import SummaryWriter  # noqa: E402
 from eventwriter.reader import iter_scalars  # noqa: E402
 from eventwriter.storage import storage_for  # noqa: E402
@@ -130,6 +131,14 @@ def test_every_kind_on_s3_reads_back_as_a_local_run_does(s3, bucket, tmp_path):
     client = boto3.client("s3", endpoint_url=s3.endpoint)
     config = client.get_object(Bucket=bucket, Key="runs/exp1/projector_config.pbtxt")["Body"].read()
     assert b'tensor_name: "default:00000"' in config
+    # The tables read the same from S3 (an event file a series of objects there) as locally.
+    remote_tables = eventwriter.tables
+    for read in (remote_tables.read_scalars, remote_tables.read_text, remote_tables.read_images):
+        remote_frame = read(f"s3://{bucket}/runs", storage_options=_options(s3))
+        local_frame = read(str(tmp_path))
+        assert len(remote_frame) and len(remote_frame) == len(local_frame)
+        for column in ("run", "tag", "step"):
+            assert remote_frame[column].astype(str).tolist() == local_frame[column].astype(str).tolist()
 
 
 def test_forty_flushes_upload_each_byte_once(s3, bucket):
