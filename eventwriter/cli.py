@@ -28,17 +28,17 @@ import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 from eventwriter.errors import DamagedRecordWarning, RecordError
 from eventwriter.logdir import series_of
 from eventwriter.proto.event_pb2 import Event
 from eventwriter.reader import (
     FileReport,
+    ScalarPoint,
     SkippedEntry,
     find_event_files,
     iter_events,
-    iter_scalars,
     scan_file,
     value_kind,
 )
@@ -184,22 +184,35 @@ def _validate(logdir: str, out: TextIO) -> int:
     return 1 if corrupt or unchecked else 0
 
 
+def _scalars(logdir: str) -> tuple[dict[str, Any], int]:
+    """Every scalar of the log dir (eventwriter.tables), what was left out reported on
+    stderr; and how many entries or records were left out."""
+    from eventwriter.tables import scalar_arrays_of
+
+    skipped: list[SkippedEntry] = []
+    found = find_event_files(logdir, skipped=skipped)  # FileNotFoundError before any output
+    unreadable: list[SkippedEntry] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DamagedRecordWarning)
+        columns = scalar_arrays_of(found, skipped=unreadable)
+    unread = _report_skipped("export", skipped + unreadable)
+    for warning in caught:
+        print(f"eventwriter export: {warning.message}", file=sys.stderr)
+    return columns, unread + len(caught)
+
+
 def _export(logdir: str, fmt: str, out: TextIO) -> int:
-    find_event_files(logdir)  # raise FileNotFoundError before any output
+    columns, left_out = _scalars(logdir)
     writer = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
     if writer is not None:
         writer.writerow(["run", "tag", "step", "wall_time", "value"])
-    errors: list[RecordError] = []
-    skipped: list[SkippedEntry] = []
-    for point in iter_scalars(logdir, errors, skipped=skipped):
+    rows = zip(*(columns[key].tolist() for key in ("run", "tag", "step", "wall_time", "value")))
+    for run, tag, step, wall_time, value in rows:
         if writer is not None:
-            writer.writerow([point.run, point.tag, point.step, repr(point.wall_time), repr(point.value)])
+            writer.writerow([run, tag, step, repr(wall_time), repr(value)])
         else:
-            out.write(json.dumps(point.as_dict()) + "\n")
-    unread = _report_skipped("export", skipped)
-    for error in errors:
-        print(f"eventwriter export: {error}; the rest of that file is skipped, as TensorBoard does", file=sys.stderr)
-    return 1 if errors or unread else 0
+            out.write(json.dumps(ScalarPoint(run, tag, step, wall_time, value).as_dict()) + "\n")
+    return 1 if left_out else 0
 
 
 def _export_parquet(logdir: str, output: str) -> int:
@@ -213,14 +226,7 @@ def _export_parquet(logdir: str, output: str) -> int:
     except ImportError:
         print("eventwriter export: --format parquet needs pyarrow: pip install 'eventwriter[parquet]'", file=sys.stderr)
         return 2
-    from eventwriter.tables import scalar_arrays
-
-    find_event_files(logdir)  # raise FileNotFoundError before any output
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DamagedRecordWarning)
-        columns = scalar_arrays(logdir)
-    for warning in caught:
-        print(f"eventwriter export: {warning.message}", file=sys.stderr)
+    columns, left_out = _scalars(logdir)
 
     def names(codes: str, categories: str) -> object:
         return pyarrow.DictionaryArray.from_arrays(
@@ -238,7 +244,7 @@ def _export_parquet(logdir: str, output: str) -> int:
         }
     )
     parquet.write_table(table, output)
-    return 1 if caught else 0
+    return 1 if left_out else 0
 
 
 def _parser() -> argparse.ArgumentParser:

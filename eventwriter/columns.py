@@ -26,7 +26,7 @@ import numpy as np
 
 from eventwriter.errors import CorruptRecordError, RecordError, UndecodableRecordError
 from eventwriter.proto.event_pb2 import Event
-from eventwriter.reader import scalar_value
+from eventwriter.reader import plugin_of, scalar_value
 
 __all__ = ["ScalarColumns", "frame", "masked_crc32c_8", "scalar_columns", "summary_events"]
 
@@ -40,6 +40,11 @@ _WALL_TIME, _STEP, _SUMMARY = 0x09, 0x10, 0x2A  # Event: 1 double, 2 int64, 5 Su
 _VALUE, _TAG = 0x0A, 0x0A  # Summary.value (1), Summary.Value.tag (1)
 _SIMPLE_VALUE, _TENSOR, _METADATA = 0x15, 0x42, 0x4A  # Value: 2 float, 8 TensorProto, 9 metadata
 _NEVER_SCALAR = (0x22, 0x2A, 0x32)  # Value: 4 image, 5 histo, 6 audio
+# Event: 3 file_version, 4 graph_def, 6 session_log, 7 log_message, 8 tagged_run_metadata,
+# 9 meta_graph_def, 10 source_metadata
+_OTHER_EVENT_FIELDS = (0x1A, 0x22, 0x32, 0x3A, 0x42, 0x4A, 0x52)
+_SOURCE_METADATA = 0x52
+_SCALAR_TENSOR_BYTES = 64  # a one-element tensor takes fewer: larger ones are not parsed for scalars
 _DT_FLOAT, _DT_DOUBLE = 1, 2
 
 
@@ -158,6 +163,8 @@ class ScalarColumns:
     and value, in file order, and the plugin of each tag's first value in the file."""
 
     tags: list[str] = field(default_factory=list)
+    tensor: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # a tensor's value: counts
+    # only if its tag's plugin is "scalars", which a later file of the run may still decide
     tag: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     wall_time: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
@@ -169,7 +176,9 @@ class ScalarColumns:
 class _Located:
     """Where each record's fields are, as far as the bulk walk goes: the Event's wall
     time and step, whether it holds a Summary, and for a Summary of one value, its tag and
-    the key (``kind``) and place of the field after the tag."""
+    the key (``kind``) and place of the field after the tag. ``other``: records known to
+    hold no Summary (wall time, step, then one other field of Event, such as the file
+    version, a graph or a session log, with at most source metadata after it)."""
 
     walk: _Walk
     starts: np.ndarray
@@ -183,6 +192,7 @@ class _Located:
     tag_length: np.ndarray
     position: np.ndarray
     kind: np.ndarray
+    other: np.ndarray
 
     @property
     def ends(self) -> np.ndarray:
@@ -202,19 +212,37 @@ def _locate(data: bytes, path: str) -> _Located:
     has_step = walk.byte(position) == _STEP
     step, after = walk.varint(position + 1, has_step)
     position = np.where(has_step, after, position)
-    summary = (walk.byte(position) == _SUMMARY) & (position < ends)
+    key = walk.byte(position)
+    summary = (key == _SUMMARY) & (position < ends)
+    other = has_wall & np.isin(key, _OTHER_EVENT_FIELDS) & _fields_fill(walk, position, ends)
     length, position = walk.varint(position + 1, summary)
     single = summary & has_wall & (position + length.astype(np.int64) == ends) & (walk.byte(position) == _VALUE)
     length, position = walk.varint(position + 1, single)
     single &= position + length.astype(np.int64) == ends
     single &= walk.byte(position) == _TAG
     tag_length, position = walk.varint(position + 1, single)
-    tag_length = tag_length.astype(np.int64)
-    single &= (tag_length <= _MAX_TAG_BYTES) & (position + tag_length < ends)
+    single &= tag_length <= np.uint64(_MAX_TAG_BYTES)  # before the cast: a huge varint is no tag
+    tag_length = np.where(single, tag_length, 0).astype(np.int64)
+    single &= position + tag_length < ends
     tag_start = position
     position = position + tag_length
     kind = walk.byte(position)
-    return _Located(walk, starts, lengths, problems, wall, step, summary, single, tag_start, tag_length, position, kind)
+    return _Located(
+        walk, starts, lengths, problems, wall, step, summary, single, tag_start, tag_length, position, kind, other
+    )
+
+
+def _fields_fill(walk: _Walk, position: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Whether one length-delimited field at ``position``, and at most a source_metadata
+    field after it, fill the record exactly."""
+    length, after = walk.varint(position + 1, position < ends)
+    fits = length < np.uint64(1 << 31)
+    end = after + np.where(fits, length, 0).astype(np.int64)
+    source, source_after = walk.varint(end + 1, fits & (end < ends) & (walk.byte(end) == _SOURCE_METADATA))
+    source_fits = source < np.uint64(1 << 31)
+    source_end = source_after + np.where(source_fits, source, 0).astype(np.int64)
+    followed = source_fits & (walk.byte(end) == _SOURCE_METADATA) & (source_end == ends)
+    return fits & ((end == ends) | followed)  # type: ignore[no-any-return]
 
 
 def summary_events(data: bytes, path: str, problems: list[RecordError], *, scalars: bool = False) -> list[Event]:
@@ -223,34 +251,36 @@ def summary_events(data: bytes, path: str, problems: list[RecordError], *, scala
     appended to ``problems``."""
     located = _locate(data, path)
     problems.extend(located.problems)
-    read = located.summary.copy()
+    read = ~located.other
     if not scalars:
         read &= ~(located.single & (located.kind == _SIMPLE_VALUE))
-    indices = np.nonzero(read)[0]
-    good = _check_data(data, located.starts[indices], located.lengths[indices], path, problems)
+    good = _check_data(data, located.starts, located.lengths, path, problems)
     events = []
-    for index in indices[good].tolist():
+    for index in np.nonzero(read & good)[0].tolist():
         event = _parse(data, int(located.starts[index]), int(located.lengths[index]), path, problems)
-        if event is not None:
+        if event is not None and event.HasField("summary"):
             events.append(event)
     return events
 
 
 def scalar_columns(data: bytes, path: str, plugins: dict[str, str]) -> ScalarColumns:
-    """Every scalar of an event file's bytes, as TensorBoard counts them: ``simple_value``,
-    and one-element float tensors of tags whose first value's metadata names the scalars
-    plugin. ``plugins`` maps the tags of the run seen so far (in earlier files) to that
-    plugin name, and is updated."""
+    """Every value of an event file's bytes that may be a scalar, as TensorBoard counts
+    them: ``simple_value``, and one-element float tensors (rows marked ``tensor``), which
+    count if their tag's plugin is "scalars": the plugin of the tag's first value with
+    metadata in the run (an old-style value counts as its plugin's), which a later file
+    may still give. ``plugins`` maps the run's tags seen so far to it, and is updated;
+    the caller drops the tensor rows of other tags once the run is read."""
     located = _locate(data, path)
     walk, starts, lengths, problems = located.walk, located.starts, located.lengths, located.problems
     ends, count = located.ends, len(located.starts)
-    wall, step, summary, single = located.wall, located.step, located.summary, located.single
+    wall, step, single = located.wall, located.step, located.single
     position, kind, tag_start, tag_length = located.position, located.kind, located.tag_start, located.tag_length
 
     simple = single & (kind == _SIMPLE_VALUE) & _ends_or_metadata(walk, position + 5, ends)
     tensor_length, body = walk.varint(position + 1, single & (kind == _TENSOR))
     tensor_end = body + tensor_length.astype(np.int64)
     tensor = single & (kind == _TENSOR) & _ends_or_metadata(walk, tensor_end, ends)
+    tensor_metadata = tensor & (tensor_end < ends)  # the rest is metadata
     # dtype, an empty shape (written by some writers, left out by others), the value's key and length
     head = walk.gather(body, 6)
     tensor &= head[:, 0] == 0x08
@@ -272,55 +302,54 @@ def scalar_columns(data: bytes, path: str, plugins: dict[str, str]) -> ScalarCol
     value[float64] = walk.gather(number[float64], 8).copy().view("<f8").ravel()
     fast = simple | float32 | float64
 
-    # Tags of the records read in bulk, and whether each is a tensor needing a scalars tag.
     names, codes = _tag_names(walk, tag_start[single], tag_length[single])
     tag_code = np.full(count, -1, dtype=np.int64)
     tag_code[single] = codes
     valid_name = np.array([name is not None for name in names] + [False], dtype=bool)
-    fast &= valid_name[tag_code]
-    # A summary event of another shape that may hold a scalar is parsed by protobuf; one
-    # of a single image, histogram or audio value, or a tensor of another shape, is not.
-    other = summary & ~fast
-    other &= ~(single & valid_name[tag_code] & (np.isin(kind, _NEVER_SCALAR) | (kind == _TENSOR)))
-    odd_tensor = single & valid_name[tag_code] & (kind == _TENSOR) & ~fast  # needs its tag's plugin
+    known = single & valid_name[tag_code]  # one value, its tag read in bulk
+    fast &= known
+    # Any record not known to be something else is parsed by protobuf: a summary of
+    # another shape, fields in another order, bytes that are no Event (reported).
+    large_tensor = tensor_length > np.uint64(_SCALAR_TENSOR_BYTES)
+    skipped = (
+        located.other | (known & np.isin(kind, _NEVER_SCALAR)) | (known & (kind == _TENSOR) & ~fast & large_tensor)
+    )
+    other = ~fast & ~skipped
 
-    read = fast | other | odd_tensor
-    good = np.zeros(count, dtype=bool)
-    good[read] = _check_data(data, starts[read], lengths[read], path, problems)
+    good = _check_data(data, starts, lengths, path, problems)  # every record: damage is reported wherever it is
     fast &= good
     other &= good
-    odd_tensor &= good
 
-    # The plugin of each tag: its first value in the run. The first record of each tag
-    # read in bulk is parsed for its metadata; records parsed anyway give theirs in order.
-    first_of_tag: dict[str, int] = {}
-    candidates = np.nonzero(fast | odd_tensor)[0]
+    # A tag's plugin is that of its first value with metadata, as TensorBoard's loader
+    # sees it (an old-style value, such as simple_value, counts as its plugin's). The first
+    # tensor of each tag read in bulk that carries metadata is parsed for it.
+    marks: list[tuple[int, str, str]] = []  # (record, tag, plugin) of first values with metadata
+    with_metadata = fast & (simple | tensor_metadata)
+    candidates = np.nonzero(with_metadata)[0]
     unique_codes, first = np.unique(tag_code[candidates], return_index=True)
+    parsed: dict[int, Event] = {}
     for code, index in zip(unique_codes.tolist(), candidates[first].tolist()):
         name = names[code]
-        if name is not None and name not in plugins:
-            first_of_tag[name] = index
-    parsed: dict[int, Event] = {}
-    for index in sorted(set(first_of_tag.values()) | set(np.nonzero(other)[0].tolist())):
+        if name is None or name in plugins:
+            continue
+        if simple[index]:
+            marks.append((index, name, "scalars"))
+            continue
         event = _parse(data, int(starts[index]), int(lengths[index]), path, problems)
         if event is not None:
-            parsed[index] = event
-            for item in event.summary.value:
-                plugins.setdefault(item.tag, item.metadata.plugin_data.plugin_name)
-    for name in first_of_tag:
-        plugins.setdefault(name, "")
-
-    # Tensors count only for tags of the scalars plugin; odd tensors of such tags are parsed.
-    scalar_tag = np.array([name is not None and plugins.get(name) == "scalars" for name in names] + [False])
-    fast &= simple | scalar_tag[tag_code]
-    for index in np.nonzero(odd_tensor & scalar_tag[tag_code])[0].tolist():
-        if index not in parsed:
-            event = _parse(data, int(starts[index]), int(lengths[index]), path, problems)
-            if event is not None:
-                parsed[index] = event
-        other[index] = index in parsed
-
-    return _assemble(names, tag_code, step, wall, value, fast, other, parsed, plugins, problems)
+            marks.append((index, name, event.summary.value[0].metadata.plugin_data.plugin_name))
+    for index in np.nonzero(other)[0].tolist():
+        event = _parse(data, int(starts[index]), int(lengths[index]), path, problems)
+        if event is None:
+            continue
+        parsed[index] = event
+        for item in event.summary.value:
+            plugin = plugin_of(item)
+            if plugin is not None:
+                marks.append((index, item.tag, plugin))
+    for _, name, plugin in sorted(marks, key=lambda mark: mark[0]):
+        plugins.setdefault(name, plugin)
+    return _assemble(names, tag_code, step, wall, value, fast, simple, parsed, problems)
 
 
 def _ends_or_metadata(walk: _Walk, position: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -367,24 +396,19 @@ def _assemble(
     wall: np.ndarray,
     value: np.ndarray,
     fast: np.ndarray,
-    other: np.ndarray,
+    simple: np.ndarray,
     parsed: dict[int, Event],
-    plugins: dict[str, str],
     problems: list[RecordError],
 ) -> ScalarColumns:
     """The rows of the bulk-read records and of the parsed ones, in file order."""
     tags = [name if name is not None else "" for name in names]
-    index_of = {name: code for code, name in enumerate(tags) if name}
+    index_of = {name: code for code, name in enumerate(tags) if name is not None}
     record = [np.nonzero(fast)[0]]
     codes, steps, walls, values = [tag_code[fast]], [step[fast].astype(np.int64)], [wall[fast]], [value[fast]]
-    extra_record, extra_code, extra_step, extra_wall, extra_value = [], [], [], [], []
-    for index in np.nonzero(other)[0].tolist():
-        event = parsed.get(index)
-        if event is None:
-            continue
+    tensors = [~simple[fast]]
+    extra: list[tuple[int, int, int, float, float, bool]] = []
+    for index, event in parsed.items():
         for item in event.summary.value:
-            if item.HasField("tensor") and plugins.get(item.tag) != "scalars":
-                continue
             number = scalar_value(item)
             if number is None:
                 continue
@@ -392,22 +416,20 @@ def _assemble(
             if code is None:
                 code = index_of[item.tag] = len(tags)
                 tags.append(item.tag)
-            extra_record.append(index)
-            extra_code.append(code)
-            extra_step.append(event.step)
-            extra_wall.append(event.wall_time)
-            extra_value.append(number)
-    if extra_record:
-        record.append(np.array(extra_record, dtype=np.int64))
-        codes.append(np.array(extra_code, dtype=np.int64))
-        steps.append(np.array(extra_step, dtype=np.int64))
-        walls.append(np.array(extra_wall, dtype=np.float64))
-        values.append(np.array(extra_value, dtype=np.float64))
+            extra.append((index, code, event.step, event.wall_time, number, item.HasField("tensor")))
+    if extra:
+        record.append(np.array([row[0] for row in extra], dtype=np.int64))
+        codes.append(np.array([row[1] for row in extra], dtype=np.int64))
+        steps.append(np.array([row[2] for row in extra], dtype=np.int64))
+        walls.append(np.array([row[3] for row in extra], dtype=np.float64))
+        values.append(np.array([row[4] for row in extra], dtype=np.float64))
+        tensors.append(np.array([row[5] for row in extra], dtype=bool))
     order = np.argsort(np.concatenate(record), kind="stable")
     return ScalarColumns(
         tags=tags,
+        tensor=np.concatenate(tensors)[order],
         tag=np.concatenate(codes)[order],
-        step=np.concatenate(steps)[order].view(np.int64),
+        step=np.concatenate(steps)[order],
         wall_time=np.concatenate(walls)[order],
         value=np.concatenate(values)[order],
         problems=problems,

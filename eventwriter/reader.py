@@ -42,6 +42,7 @@ __all__ = [
     "iter_events",
     "iter_records",
     "iter_scalars",
+    "plugin_of",
     "scan_file",
     "value_kind",
 ]
@@ -255,6 +256,19 @@ def value_kind(value: Summary.Value, plugin_name: str = "") -> str:
     }.get(field_name or "", field_name or "empty")
 
 
+_IMPLIED_PLUGINS = {"simple_value": "scalars", "histo": "histograms", "image": "images", "audio": "audio"}
+
+
+def plugin_of(value: Summary.Value) -> str | None:
+    """The plugin TensorBoard's loader gives a value: an old-style value's own (it becomes
+    a tensor of that plugin), else its metadata's; None without metadata. A tag's plugin is
+    that of its first value with one."""
+    implied = _IMPLIED_PLUGINS.get(value.WhichOneof("value") or "")
+    if implied is not None:
+        return implied
+    return value.metadata.plugin_data.plugin_name if value.HasField("metadata") else None
+
+
 _SCALAR_DTYPES = {DT_FLOAT: ("float_val", "<f4"), DT_DOUBLE: ("double_val", "<f8"), DT_HALF: ("half_val", "<f2")}
 
 
@@ -313,7 +327,9 @@ def iter_scalars(
     """Yield every scalar of every run, run by run, in file order.
 
     A value counts as a scalar when it is a ``simple_value``, or a one-element float
-    tensor of a tag whose first metadata names the scalars plugin.
+    tensor of a tag whose plugin (see ``plugin_of``), as known when the value is read,
+    is "scalars" (``eventwriter.tables.read_scalars`` also counts the tensors that come
+    before a tag's first metadata).
 
     Args:
         logdir: a log dir or a single event file.
@@ -349,8 +365,10 @@ def _file_scalars(
             continue
         for value in event.summary.value:
             if value.tag not in plugins:
-                plugins[value.tag] = value.metadata.plugin_data.plugin_name
-            if value.HasField("tensor") and plugins[value.tag] != "scalars":
+                given = plugin_of(value)
+                if given is not None:
+                    plugins[value.tag] = given
+            if value.HasField("tensor") and plugins.get(value.tag) != "scalars":
                 continue
             number = scalar_value(value)
             if number is not None:

@@ -28,9 +28,10 @@ import numpy as np
 from eventwriter.arrays import tensor_to_array
 from eventwriter.columns import scalar_columns, summary_events
 from eventwriter.errors import DamagedRecordWarning, RecordError
-from eventwriter.logdir import find_event_files, open_regular
+from eventwriter.logdir import SkippedEntry, find_event_files, open_regular
 from eventwriter.proto.hparams_pb2 import HParamsPluginData
 from eventwriter.proto.summary_pb2 import Summary
+from eventwriter.reader import plugin_of
 
 __all__ = [
     "read_histograms",
@@ -47,16 +48,28 @@ Names = Optional[Collection[str]]
 
 
 def _runs(path: str | os.PathLike[str], runs: Names, storage_options: Mapping[str, Any] | None) -> dict[str, list[str]]:
-    found = find_event_files(path, storage_options=storage_options)
+    skipped: list[SkippedEntry] = []
+    found = find_event_files(path, skipped=skipped, storage_options=storage_options)
+    for entry in skipped:
+        if not entry.searched:  # a directory named like an event file is searched like any other
+            warnings.warn(f"{entry.path}: {entry.reason}; left out", DamagedRecordWarning, stacklevel=4)
     return {run: files for run, files in found.items() if runs is None or run in runs}
 
 
-def _read(path: str, storage_options: Mapping[str, Any] | None) -> bytes | None:
+def _read(
+    path: str, storage_options: Mapping[str, Any] | None, skipped: list[SkippedEntry] | None = None
+) -> bytes | None:
+    """The file's bytes; None if it cannot be read (gone since the listing, an I/O error),
+    which is appended to ``skipped`` if given, else a warning."""
     try:
         with open_regular(path, storage_options) as handle:
             return handle.read()
-    except OSError as exc:  # gone since the listing, unreadable
-        warnings.warn(f"{path}: cannot be read ({exc}); left out", DamagedRecordWarning, stacklevel=4)
+    except OSError as exc:
+        entry = SkippedEntry.from_error(path, exc)
+        if skipped is not None:
+            skipped.append(entry)
+        else:
+            warnings.warn(f"{entry.path}: {entry.reason}; left out", DamagedRecordWarning, stacklevel=4)
         return None
 
 
@@ -76,45 +89,60 @@ def scalar_arrays(
     tags: Names = None,
     storage_options: Mapping[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Every scalar under ``path`` as numpy columns ``run``, ``tag`` (str arrays),
+    """Every scalar under ``path`` as numpy columns ``run``, ``tag`` (arrays of str),
     ``step`` (int64), ``wall_time`` and ``value`` (float64); no pandas needed.
 
     Values are ``simple_value``, one-element float32/float64/float16 tensors of tags
     whose first value names the scalars plugin (torch's ``new_style=True``, TensorFlow 2's
     ``tf.summary.scalar``); NaN and infinities are kept.
     """
+    return scalar_arrays_of(_runs(path, runs, storage_options), tags, storage_options)
+
+
+def scalar_arrays_of(
+    found: Mapping[str, list[str]],
+    tags: Names = None,
+    storage_options: Mapping[str, Any] | None = None,
+    *,
+    skipped: list[SkippedEntry] | None = None,
+) -> dict[str, np.ndarray]:
+    """``scalar_arrays`` of runs already found (run name -> its event files, in order);
+    files that cannot be read go to ``skipped`` if given, else are warned about."""
     run_codes, tag_codes, steps, walls, values = [], [], [], [], []
     run_names: list[str] = []
-    tag_names: list[str] = []
     tag_index: dict[str, int] = {}
-    for run, files in _runs(path, runs, storage_options).items():
+    for run, files in found.items():
         plugins: dict[str, str] = {}
+        read = []
         for file in files:
-            data = _read(file, storage_options)
-            if data is None:
-                continue
-            columns = scalar_columns(data, file, plugins)
-            _warn(columns.problems)
-            if not len(columns.value):
+            data = _read(file, storage_options, skipped)
+            if data is not None:
+                columns = scalar_columns(data, file, plugins)
+                _warn(columns.problems)
+                read.append(columns)
+        kept = 0
+        for columns in read:  # the run is read: every tag's plugin is known
+            scalar_tag = np.array([plugins.get(name) == "scalars" for name in columns.tags] + [False])
+            keep = ~columns.tensor | scalar_tag[columns.tag]
+            if tags is not None:
+                keep &= np.array([name in tags for name in columns.tags] + [False])[columns.tag]
+            if not keep.any():
                 continue
             local = np.array([tag_index.setdefault(name, len(tag_index)) for name in columns.tags], dtype=np.int64)
-            keep = np.ones(len(columns.value), dtype=bool)
-            if tags is not None:
-                wanted = np.array([name in tags for name in columns.tags], dtype=bool)
-                keep = wanted[columns.tag]
-            if not run_names or run_names[-1] != run:
-                run_names.append(run)
-            run_codes.append(np.full(int(keep.sum()), len(run_names) - 1, dtype=np.int64))
             tag_codes.append(local[columns.tag[keep]])
             steps.append(columns.step[keep])
             walls.append(columns.wall_time[keep])
             values.append(columns.value[keep])
+            run_codes.append(np.full(int(keep.sum()), len(run_names), dtype=np.int64))
+            kept += 1
+        if kept:
+            run_names.append(run)
     tag_names = list(tag_index)
     run_code = np.concatenate(run_codes) if run_codes else np.zeros(0, dtype=np.int64)
     tag_code = np.concatenate(tag_codes) if tag_codes else np.zeros(0, dtype=np.int64)
     return {
-        "run": np.array(run_names or [""], dtype=str)[run_code],
-        "tag": np.array(tag_names or [""], dtype=str)[tag_code],
+        "run": np.array(run_names or [""], dtype=object)[run_code],  # object: str arrays drop trailing NULs
+        "tag": np.array(tag_names or [""], dtype=object)[tag_code],
         "step": np.concatenate(steps) if steps else np.zeros(0, dtype=np.int64),
         "wall_time": np.concatenate(walls) if walls else np.zeros(0),
         "value": np.concatenate(values) if values else np.zeros(0),
@@ -180,7 +208,8 @@ def _values(
             _warn(problems)
             for event in events:
                 for value in event.summary.value:
-                    plugin = plugins.setdefault(value.tag, value.metadata.plugin_data.plugin_name)
+                    given = plugin_of(value)
+                    plugin = plugins.setdefault(value.tag, given) if given is not None else plugins.get(value.tag, "")
                     if tags is None or value.tag in tags:
                         yield run, value.tag, event.step, event.wall_time, value, plugin
 
@@ -220,6 +249,21 @@ def read_histograms(
             continue
         rows.append({"run": run, "tag": tag, "step": step, "wall_time": wall_time, "edges": edges, "counts": counts})
     return _frame(rows, [*_BASE, "edges", "counts"])
+
+
+def _below(run: str, group: str) -> str:
+    """The run of a metric group of a session run."""
+    return run if not group else (group if run == "." else f"{run}/{group}")
+
+
+def _session_of(run: str, sessions: Mapping[str, object]) -> str | None:
+    """The session run that is ``run`` or the nearest directory above it."""
+    while True:
+        if run in sessions:
+            return run
+        if "/" not in run:
+            return "." if "." in sessions and run != "." else None
+        run = run.rsplit("/", 1)[0]
 
 
 def _histo_buckets(histo: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -334,7 +378,7 @@ def read_pr_curves(
             continue
         count = array.shape[1]
         row: dict[str, Any] = {"run": run, "tag": tag, "step": step, "wall_time": wall_time}
-        row["thresholds"] = np.arange(count) / max(count - 1, 1)
+        row["thresholds"] = np.linspace(0.0, 1.0, count)  # as TensorBoard's PR curve plugin
         row.update(zip(_PR_ROWS, array))
         rows.append(row)
     return _frame(rows, [*_BASE, "thresholds", *_PR_ROWS])
@@ -347,9 +391,11 @@ def read_hparams(
     storage_options: Mapping[str, Any] | None = None,
 ) -> Any:
     """One row per hparams session: ``run`` (the session's run), a column per
-    hyperparameter (in name order), and a column per metric the experiments name, holding the metric's
-    last value in the session (its tag in the session's run, or in ``run/group``) — the
-    table TensorBoard's HParams dashboard shows. Missing values are NaN (None for text)."""
+    hyperparameter (in name order), and a column per metric, holding the metric's last
+    value in the session (its tag in the session's run, or in ``run/group``) — the table
+    TensorBoard's HParams dashboard shows. The metrics are those the experiments name; if
+    none does, every scalar tag in a session's run or below it, as TensorBoard infers
+    them. Missing values are NaN (None for text)."""
     sessions: dict[str, dict[str, Any]] = {}
     metrics: dict[tuple[str, str], None] = {}  # (group, tag), in the order first named
     for run, _tag, _step, _wall, value, plugin in _values(path, runs, None, storage_options):
@@ -366,18 +412,26 @@ def read_hparams(
                 hparams[name] = None if kind in (None, "null_value") else getattr(item, kind)
     if not sessions:
         return _frame([], ["run"])
-    wanted_runs = {run if not group else f"{run}/{group}" for run in sessions for group, _ in metrics}
-    scalars = scalar_arrays(path, runs=wanted_runs, tags={tag for _, tag in metrics}, storage_options=storage_options)
+    if metrics:  # the metrics the experiments name, in their sessions' runs or groups
+        wanted_runs = {_below(run, group) for run in sessions for group, _ in metrics}
+        tags_wanted: set[str] | None = {tag for _, tag in metrics}
+    else:  # none named (TensorFlow 2 without hparams_config): every scalar tag at or below a session
+        wanted_runs, tags_wanted = None, None
+    scalars = scalar_arrays(path, runs=wanted_runs, tags=tags_wanted, storage_options=storage_options)
     last: dict[tuple[str, str], float] = {}
     for run, tag, value in zip(scalars["run"].tolist(), scalars["tag"].tolist(), scalars["value"].tolist()):
         last[run, tag] = value
+    if not metrics:
+        for run, tag in last:
+            session = _session_of(run, sessions)
+            if session is not None:
+                group = "" if run == session else (run if session == "." else run[len(session) + 1 :])
+                metrics.setdefault((group, tag), None)
     rows = []
     for run, hparams in sessions.items():
         row: dict[str, Any] = {"run": run, **hparams}
         for group, tag in metrics:
-            row[tag if not group else f"{group}/{tag}"] = last.get(
-                (run if not group else f"{run}/{group}", tag), np.nan
-            )
+            row[tag if not group else f"{group}/{tag}"] = last.get((_below(run, group), tag), np.nan)
         rows.append(row)
     names = sorted({name for hparams in sessions.values() for name in hparams})  # map order on the wire is free
     metric_columns = [tag if not group else f"{group}/{tag}" for group, tag in metrics]

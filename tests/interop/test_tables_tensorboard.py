@@ -226,3 +226,30 @@ def test_damaged_files_warn_and_keep_the_rest(tmp_path):
     ]
     assert all(w.category is DamagedRecordWarning for w in caught)
     assert len(frame) == 99 and frame["step"].tolist() == [step for step in range(100) if step != 50]
+
+
+def test_hparams_metrics_are_inferred_as_tensorboard_does_without_an_experiment(tmp_path):
+    """TensorFlow 2 without hp.hparams_config: sessions but no experiment; TensorBoard takes
+    every scalar tag at or below a session's run as a metric (group: the subdirectory)."""
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.plugins.hparams import summary_v2 as hp
+    from tensorboard.plugins.scalar import summary_v2 as scalar
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    def write(directory, summaries):
+        os.makedirs(directory, exist_ok=True)
+        writer = EventFileWriter(str(directory))
+        for step, summary in enumerate(summaries):
+            writer.add_event(Event(wall_time=10.0 + step, step=step, summary=summary))
+        writer.close()
+
+    for trial in range(2):
+        write(tmp_path / f"s{trial}", [hp.hparams_pb({"lr": 0.1 * (trial + 1)}, trial_id=f"t{trial}")])
+        write(tmp_path / f"s{trial}" / "more", [scalar.scalar_pb("acc", 0.5 + trial), scalar.scalar_pb("acc", 0.9)])
+        write(tmp_path / f"s{trial}" / "eval", [scalar.scalar_pb("loss", 1.0 + trial)])
+    frame = eventwriter.read_hparams(str(tmp_path)).set_index("run").sort_index()
+    assert sorted(frame.columns) == ["eval/loss", "lr", "more/acc"]
+    assert frame.index.tolist() == ["s0", "s1"]
+    np.testing.assert_allclose(frame["lr"], [0.1, 0.2])
+    np.testing.assert_allclose(frame["eval/loss"], [1.0, 2.0])
+    np.testing.assert_allclose(frame["more/acc"], [0.9, 0.9], rtol=1e-6)  # the last value
