@@ -80,19 +80,18 @@ def frame(data: bytes, path: str) -> tuple[np.ndarray, np.ndarray, list[RecordEr
     in order, and the damage met (a bad length CRC, which ends the file)."""
     size, offset = len(data), 0
     starts: list[int] = []
-    lengths: list[int] = []
-    add_start, add_length, unpack = starts.append, lengths.append, _LENGTH.unpack_from
+    add_start, unpack = starts.append, _LENGTH.unpack_from
     while offset + 12 <= size:
         (length,) = unpack(data, offset)
         end = offset + 16 + length
         if end > size:
             break
         add_start(offset)
-        add_length(length)
         offset = end
     buffer = np.frombuffer(data, dtype=np.uint8)
     record_starts = np.array(starts, dtype=np.int64)
-    record_lengths = np.array(lengths, dtype=np.int64)
+    # the record after each start begins where its length says: the lengths, without a second list
+    record_lengths = np.diff(np.append(record_starts, offset)) - 16
     problems: list[RecordError] = []
     headers = buffer[record_starts[:, None] + np.arange(12)] if len(starts) else np.zeros((0, 12), np.uint8)
     stored = headers[:, 8:12].copy().view("<u4").ravel()
@@ -159,8 +158,8 @@ class _Walk:
 
 @dataclass
 class ScalarColumns:
-    """The scalars of one file: each row's tag (a code into ``tags``), step, wall time
-    and value, in file order, and the plugin of each tag's first value in the file."""
+    """The values of one file that may be scalars: each row's tag (a code into ``tags``),
+    step, wall time and value, in file order, and the damage met."""
 
     tags: list[str] = field(default_factory=list)
     tensor: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # a tensor's value: counts
@@ -367,18 +366,27 @@ def _tag_names(walk: _Walk, starts: np.ndarray, lengths: np.ndarray) -> tuple[li
     width = max(int(lengths.max()), 1)
     rows = walk.gather(starts, width)
     rows = np.where(np.arange(width) < lengths[:, None], rows, 0).astype(np.uint8)
-    # Trailing NULs are dropped by the fixed-width view: the length tells tags apart too.
-    keyed = np.concatenate([rows, lengths.astype("<u2")[:, None].view(np.uint8)], axis=1)
-    unique, codes = np.unique(np.ascontiguousarray(keyed).view(f"S{width + 2}").ravel(), return_inverse=True)
+    # A 64-bit FNV-1a hash of each tag's bytes and length, made unique (integers sort far
+    # faster than strings); every row is then checked against its tag's first row, and a
+    # collision (never seen) falls back to comparing the bytes themselves.
+    hashes = lengths.astype(np.uint64) ^ np.uint64(0xCBF29CE484222325)
+    for column in range(width):
+        hashes = (hashes ^ rows[:, column]) * np.uint64(0x100000001B3)
+    _, first, codes = np.unique(hashes, return_index=True, return_inverse=True)
+    codes = codes.ravel()
+    if not (np.array_equal(rows, rows[first][codes]) and np.array_equal(lengths, lengths[first][codes])):
+        keyed = np.concatenate([rows, lengths.astype("<u2")[:, None].view(np.uint8)], axis=1)
+        _, first, codes = np.unique(
+            np.ascontiguousarray(keyed).view(f"S{width + 2}").ravel(), return_index=True, return_inverse=True
+        )
+        codes = codes.ravel()
     names: list[str | None] = []
-    for key in unique.tolist():
-        raw = key.ljust(width + 2, b"\0")
-        size = int.from_bytes(raw[width : width + 2], "little")
+    for index in first.tolist():
         try:
-            names.append(raw[:size].decode("utf-8"))
+            names.append(rows[index, : lengths[index]].tobytes().decode("utf-8"))
         except UnicodeDecodeError:
             names.append(None)
-    return names, codes.astype(np.int64).ravel()
+    return names, codes.astype(np.int64)
 
 
 def _parse(data: bytes, start: int, length: int, path: str, problems: list[RecordError]) -> Event | None:
@@ -424,6 +432,16 @@ def _assemble(
         walls.append(np.array([row[3] for row in extra], dtype=np.float64))
         values.append(np.array([row[4] for row in extra], dtype=np.float64))
         tensors.append(np.array([row[5] for row in extra], dtype=bool))
+    if not extra:  # the bulk rows alone are in file order already
+        return ScalarColumns(
+            tags=tags,
+            tensor=tensors[0],
+            tag=codes[0],
+            step=steps[0],
+            wall_time=walls[0],
+            value=values[0],
+            problems=problems,
+        )
     order = np.argsort(np.concatenate(record), kind="stable")
     return ScalarColumns(
         tags=tags,
