@@ -10,9 +10,9 @@ field over all records at once; any other summary event that may hold a scalar i
 with protobuf. Events that cannot (images, histograms, audio, tensors of other plugins,
 graphs, file versions) are recognised by their bytes and never decoded.
 
-Damage is reported as TensorBoard's reader meets it: a bad length CRC ends the file; a
-bad data CRC or an undecodable record is skipped and reading goes on; a truncated tail
-ends the file quietly (a writer still writing).
+Damage is reported (the caller warns): a bad length CRC ends the file, as in TensorBoard;
+a bad data CRC or an undecodable record is left out and reading goes on (TensorBoard
+stops the file there); a truncated tail ends the file quietly (a writer still writing).
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ class _Walk:
     def byte(self, positions: np.ndarray) -> np.ndarray:
         if not len(self.buffer):
             return np.zeros(len(positions), dtype=np.uint8)
-        return self.buffer[np.minimum(positions, self.last)]  # type: ignore[no-any-return]
+        return self.buffer[np.clip(positions, 0, self.last)]  # type: ignore[no-any-return]
 
     def varint(self, positions: np.ndarray, active: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The varints at ``positions`` (where ``active``) and the positions after them."""
@@ -153,7 +153,7 @@ class _Walk:
         """``width`` bytes at each position, as rows."""
         if not len(positions):
             return np.zeros((0, width), dtype=np.uint8)
-        return self.buffer[np.minimum(positions[:, None] + np.arange(width), self.last)]
+        return self.buffer[np.clip(positions[:, None] + np.arange(width), 0, self.last)]
 
 
 @dataclass
@@ -244,18 +244,23 @@ def _fields_fill(walk: _Walk, position: np.ndarray, ends: np.ndarray) -> np.ndar
     return fits & ((end == ends) | followed)  # type: ignore[no-any-return]
 
 
-def summary_events(data: bytes, path: str, problems: list[RecordError], *, scalars: bool = False) -> list[Event]:
-    """The summary events of an event file's bytes, in order; with ``scalars`` False,
-    those of a single ``simple_value`` are left out without being decoded. Damage met is
-    appended to ``problems``."""
+def summary_events(data: bytes, path: str, problems: list[RecordError]) -> list[Event | str]:
+    """The summary events of an event file's bytes, in order, each single ``simple_value``
+    left undecoded and given as its tag alone (it still tells its tag's plugin). Damage
+    met is appended to ``problems``."""
     located = _locate(data, path)
     problems.extend(located.problems)
-    read = ~located.other
-    if not scalars:
-        read &= ~(located.single & (located.kind == _SIMPLE_VALUE))
     good = _check_data(data, located.starts, located.lengths, path, problems)
-    events = []
-    for index in np.nonzero(read & good)[0].tolist():
+    simple = located.single & (located.kind == _SIMPLE_VALUE) & good
+    names, codes = _tag_names(located.walk, located.tag_start[simple], located.tag_length[simple])
+    tag_of = dict(zip(np.nonzero(simple)[0].tolist(), codes.tolist()))
+    events: list[Event | str] = []
+    for index in np.nonzero(~located.other & good)[0].tolist():
+        code = tag_of.get(index)
+        name = names[code] if code is not None else None
+        if name is not None:
+            events.append(name)
+            continue
         event = _parse(data, int(located.starts[index]), int(located.lengths[index]), path, problems)
         if event is not None and event.HasField("summary"):
             events.append(event)
@@ -279,7 +284,6 @@ def scalar_columns(data: bytes, path: str, plugins: dict[str, str]) -> ScalarCol
     tensor_length, body = walk.varint(position + 1, single & (kind == _TENSOR))
     tensor_end = body + tensor_length.astype(np.int64)
     tensor = single & (kind == _TENSOR) & _ends_or_metadata(walk, tensor_end, ends)
-    tensor_metadata = tensor & (tensor_end < ends)  # the rest is metadata
     # dtype, an empty shape (written by some writers, left out by others), the value's key and length
     head = walk.gather(body, 6)
     tensor &= head[:, 0] == 0x08
@@ -319,36 +323,68 @@ def scalar_columns(data: bytes, path: str, plugins: dict[str, str]) -> ScalarCol
     fast &= good
     other &= good
 
-    # A tag's plugin is that of its first value with metadata, as TensorBoard's loader
-    # sees it (an old-style value, such as simple_value, counts as its plugin's). The first
-    # tensor of each tag read in bulk that carries metadata is parsed for it.
-    marks: list[tuple[int, str, str]] = []  # (record, tag, plugin) of first values with metadata
-    with_metadata = fast & (simple | tensor_metadata)
-    candidates = np.nonzero(with_metadata)[0]
-    unique_codes, first = np.unique(tag_code[candidates], return_index=True)
     parsed: dict[int, Event] = {}
-    for code, index in zip(unique_codes.tolist(), candidates[first].tolist()):
-        name = names[code]
-        if name is None or name in plugins:
-            continue
-        if simple[index]:
-            marks.append((index, name, "scalars"))
-            continue
-        event = _parse(data, int(starts[index]), int(lengths[index]), path, problems)
-        if event is not None:
-            marks.append((index, name, event.summary.value[0].metadata.plugin_data.plugin_name))
     for index in np.nonzero(other)[0].tolist():
         event = _parse(data, int(starts[index]), int(lengths[index]), path, problems)
-        if event is None:
-            continue
-        parsed[index] = event
-        for item in event.summary.value:
-            plugin = plugin_of(item)
-            if plugin is not None:
-                marks.append((index, item.tag, plugin))
-    for _, name, plugin in sorted(marks, key=lambda mark: mark[0]):
-        plugins.setdefault(name, plugin)
+        if event is not None:
+            parsed[index] = event
+    _decide_plugins(plugins, data, path, problems, located, names, tag_code, known & good, tensor_end, parsed)
     return _assemble(names, tag_code, step, wall, value, fast, simple, parsed, problems)
+
+
+_OLD_STYLE = {0x22: "images", 0x2A: "histograms", 0x32: "audio", _SIMPLE_VALUE: "scalars"}
+
+
+def _decide_plugins(
+    plugins: dict[str, str],
+    data: bytes,
+    path: str,
+    problems: list[RecordError],
+    located: _Located,
+    names: Sequence[str | None],
+    tag_code: np.ndarray,
+    known: np.ndarray,
+    tensor_end: np.ndarray,
+    parsed: dict[int, Event],
+) -> None:
+    """Add this file's say on its tags' plugins to the run's ``plugins``, as TensorBoard's
+    loader decides them: a tag's plugin is that of its first value with metadata in the run
+    (an old-style value counts as its plugin's), and that value gives the tag a data class
+    only if it is also the tag's first value in its file; else the tag has none ("")."""
+    kind, ends = located.kind, located.ends
+    tensor_metadata = (kind == _TENSOR) & (tensor_end < ends) & (located.walk.byte(tensor_end) == _METADATA)
+    has_metadata = known & (np.isin(kind, list(_OLD_STYLE)) | tensor_metadata)
+    first_any: dict[str, tuple[int, int]] = {}  # tag -> (record, value) of its first value in the file
+    first_meta: dict[str, tuple[int, int, str | None]] = {}  # ... of its first value with metadata; plugin
+    for code, index in _firsts(tag_code, known):
+        name = names[code]
+        if name is not None and name not in plugins:
+            first_any[name] = (index, 0)
+    for code, index in _firsts(tag_code, has_metadata):
+        name = names[code]
+        if name is not None and name not in plugins:
+            first_meta[name] = (index, 0, _OLD_STYLE.get(int(kind[index])))
+    for index, event in parsed.items():
+        for position, item in enumerate(event.summary.value):
+            if item.tag in plugins:
+                continue
+            if first_any.get(item.tag, (index + 1, 0)) > (index, position):
+                first_any[item.tag] = (index, position)
+            plugin = plugin_of(item)
+            if plugin is not None and first_meta.get(item.tag, (index + 1, 0, None))[:2] > (index, position):
+                first_meta[item.tag] = (index, position, plugin)
+    for name, (index, position, plugin) in sorted(first_meta.items(), key=lambda item: item[1][:2]):
+        if plugin is None:  # a tensor read in bulk: its metadata is parsed (once per tag and file)
+            tensor_event = _parse(data, int(located.starts[index]), int(located.lengths[index]), path, problems)
+            plugin = tensor_event.summary.value[0].metadata.plugin_data.plugin_name if tensor_event else ""
+        plugins[name] = plugin if first_any.get(name) == (index, position) else ""
+
+
+def _firsts(tag_code: np.ndarray, mask: np.ndarray) -> list[tuple[int, int]]:
+    """(tag code, record) of the first record of each tag among those in ``mask``."""
+    candidates = np.nonzero(mask)[0]
+    codes, first = np.unique(tag_code[candidates], return_index=True)
+    return list(zip(codes.tolist(), candidates[first].tolist()))
 
 
 def _ends_or_metadata(walk: _Walk, position: np.ndarray, ends: np.ndarray) -> np.ndarray:

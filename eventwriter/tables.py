@@ -123,7 +123,7 @@ def scalar_arrays_of(
         kept = 0
         for columns in read:  # the run is read: every tag's plugin is known
             scalar_tag = np.array([plugins.get(name) == "scalars" for name in columns.tags] + [False])
-            keep = ~columns.tensor | scalar_tag[columns.tag]
+            keep = scalar_tag[columns.tag]  # a simple_value of a tag of another plugin is no scalar either
             if tags is not None:
                 keep &= np.array([name in tags for name in columns.tags] + [False])[columns.tag]
             if not keep.any():
@@ -206,10 +206,18 @@ def _values(
             problems: list[RecordError] = []
             events = summary_events(data, file, problems)
             _warn(problems)
+            seen: set[str] = set()  # tags met in this file (see eventwriter.columns._decide_plugins)
             for event in events:
+                if isinstance(event, str):  # a simple_value, left undecoded: a scalars value of this tag
+                    plugins.setdefault(event, "scalars" if event not in seen else "")
+                    seen.add(event)
+                    continue
                 for value in event.summary.value:
                     given = plugin_of(value)
-                    plugin = plugins.setdefault(value.tag, given) if given is not None else plugins.get(value.tag, "")
+                    if given is not None and value.tag not in plugins:
+                        plugins[value.tag] = given if value.tag not in seen else ""
+                    seen.add(value.tag)
+                    plugin = plugins.get(value.tag, "")
                     if tags is None or value.tag in tags:
                         yield run, value.tag, event.step, event.wall_time, value, plugin
 
@@ -237,9 +245,11 @@ def read_histograms(
     float32); new-style ``[k, 3]`` tensors (TensorFlow 2) give their own."""
     rows = []
     for run, tag, step, wall_time, value, plugin in _values(path, runs, tags, storage_options):
+        if plugin != "histograms":
+            continue
         if value.HasField("histo"):
             edges, counts = _histo_buckets(value.histo)
-        elif plugin == "histograms" and value.HasField("tensor"):
+        elif value.HasField("tensor"):
             array = tensor_to_array(value.tensor).astype(np.float64)
             if array.ndim != 2 or array.shape[1] != 3:
                 continue
@@ -252,17 +262,19 @@ def read_histograms(
 
 
 def _below(run: str, group: str) -> str:
-    """The run of a metric group of a session run."""
-    return run if not group else (group if run == "." else f"{run}/{group}")
+    """The run of a metric group of a session run (for the log dir's own session "." no
+    run: TensorBoard looks for "./group")."""
+    return run if not group else f"{run}/{group}"
 
 
 def _session_of(run: str, sessions: Mapping[str, object]) -> str | None:
-    """The session run that is ``run`` or the nearest directory above it."""
+    """The session run that is ``run`` or the nearest directory above it (the log dir's
+    own session "." is nobody's parent, as in TensorBoard)."""
     while True:
         if run in sessions:
             return run
         if "/" not in run:
-            return "." if "." in sessions and run != "." else None
+            return None
         run = run.rsplit("/", 1)[0]
 
 
@@ -290,9 +302,11 @@ def read_images(
     of uint8 arrays (H, W, C), decoded by Pillow."""
     rows = []
     for run, tag, step, wall_time, value, plugin in _values(path, runs, tags, storage_options):
+        if plugin != "images":
+            continue
         if value.HasField("image"):
             images = [(value.image.width, value.image.height, value.image.encoded_image_string)]
-        elif plugin == "images" and value.HasField("tensor"):
+        elif value.HasField("tensor"):
             strings = list(value.tensor.string_val)
             if len(strings) < 2:
                 continue
@@ -425,7 +439,7 @@ def read_hparams(
         for run, tag in last:
             session = _session_of(run, sessions)
             if session is not None:
-                group = "" if run == session else (run if session == "." else run[len(session) + 1 :])
+                group = "" if run == session else run[len(session) + 1 :]
                 metrics.setdefault((group, tag), None)
     rows = []
     for run, hparams in sessions.items():

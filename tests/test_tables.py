@@ -313,3 +313,25 @@ def test_a_huge_tag_length_is_no_tag(tmp_path):
         warnings.simplefilter("always")
         rows = ours(directory)
     assert rows == [(".", "a", 7, 5.0, 1.0)] and len(caught) == 1 and "not an Event" in str(caught[0].message)
+
+
+def _histo(tag: bytes) -> bytes:
+    return _field(1, tag) + _field(5, _double(1, 0.0) + _double(2, 1.0))  # HistogramProto min, max
+
+
+def test_tensorboards_rule_for_a_tags_plugin(tmp_path):
+    def at(step: int, *values: bytes) -> bytes:
+        return WALL + _varint(2 << 3) + _varint(step) + _summary(*values)
+
+    cases = {
+        # the first value of the tag in its file has no metadata: the tag gets no data class
+        "first_without": ([at(1, _tensor(b"t", 1.0, metadata=False)), at(2, _tensor(b"t", 2.0, metadata=True))], []),
+        # an old-style histogram first: the tag is a histogram, its later scalars are not shown
+        "histogram_first": ([at(1, _histo(b"t")), at(2, _tensor(b"t", 2.0, metadata=True))], []),
+        # a simple_value under a tag that is a histogram is no scalar either
+        "simple_on_histogram": ([at(1, _histo(b"t")), at(2, _simple(b"t", 2.0))], []),
+        "simple_first": ([at(1, _simple(b"t", 1.0)), at(2, _tensor(b"t", 2.0, metadata=False))], [1, 2]),
+    }
+    for name, (events, steps) in cases.items():
+        directory = _write(tmp_path / name, events)
+        assert [row[2] for row in ours(directory)] == steps, name

@@ -253,3 +253,24 @@ def test_hparams_metrics_are_inferred_as_tensorboard_does_without_an_experiment(
     np.testing.assert_allclose(frame["lr"], [0.1, 0.2])
     np.testing.assert_allclose(frame["eval/loss"], [1.0, 2.0])
     np.testing.assert_allclose(frame["more/acc"], [0.9, 0.9], rtol=1e-6)  # the last value
+
+
+def test_the_log_dirs_own_session_has_no_groups_as_in_tensorboard(tmp_path):
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.plugins.hparams import summary_v2 as hp
+    from tensorboard.plugins.scalar import summary_v2 as scalar
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    def write(directory, summaries):
+        os.makedirs(directory, exist_ok=True)
+        writer = EventFileWriter(str(directory))
+        for step, summary in enumerate(summaries):
+            writer.add_event(Event(wall_time=10.0 + step, step=step, summary=summary))
+        writer.close()
+
+    write(tmp_path, [hp.hparams_pb({"lr": 0.1}, trial_id="root"), scalar.scalar_pb("acc", 0.5)])
+    write(tmp_path / "eval", [scalar.scalar_pb("loss", 2.0)])  # TensorBoard gives "." no groups
+    write(tmp_path / "s1", [hp.hparams_pb({"lr": 0.2}, trial_id="s1"), scalar.scalar_pb("acc", 0.6)])
+    frame = eventwriter.read_hparams(str(tmp_path)).set_index("run").sort_index()
+    assert sorted(frame.columns) == ["acc", "lr"]
+    np.testing.assert_allclose(frame["acc"], [0.5, 0.6], rtol=1e-6)
