@@ -34,6 +34,7 @@ from eventwriter.errors import (
 from eventwriter.event_file import EventFileWriter
 from eventwriter.file_writer import FileWriter
 from eventwriter.patching import patch, unpatch
+from eventwriter.record import RecordWriter
 from eventwriter.tables import (
     read_histograms,
     read_hparams,
@@ -56,6 +57,7 @@ __all__ = [
     "FileWriter",
     "GraphError",
     "RecordError",
+    "RecordWriter",
     "SummaryWriter",
     "TruncatedRecordError",
     "UndecodableRecordError",

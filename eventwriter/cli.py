@@ -134,7 +134,61 @@ def _inspect(logdir: str, out: TextIO) -> int:
                 status = 1
         print(f"run {run!r}: {len(paths)} file(s), {stats.events} event(s)", file=out)
         stats.write(out)
+        directory = os.path.dirname(paths[0]) if os.path.isfile(logdir) else os.path.join(logdir, run)
+        status |= _write_embeddings(directory, out)
     return status
+
+
+def _write_embeddings(run_dir: str, out: TextIO) -> int:
+    """List the projector's embeddings of a run: tag, step, shape, metadata, sprite; 1 if
+    its config cannot be read."""
+    from google.protobuf import text_format
+
+    from eventwriter.proto.projector_config_pb2 import ProjectorConfig
+
+    path = os.path.join(run_dir, "projector_config.pbtxt")
+    if not os.path.isfile(path):
+        return 0
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = text_format.Parse(handle.read(), ProjectorConfig())
+    except (OSError, UnicodeDecodeError, text_format.ParseError) as exc:
+        print(f"  projector: {path} cannot be read: {exc}", file=out)
+        return 1
+    print(f"  projector: {len(config.embeddings)} embedding(s)", file=out)
+    for info in config.embeddings:
+        tag, _, step = info.tensor_name.rpartition(":")
+        shape = " x ".join(map(str, info.tensor_shape)) or _tsv_shape(os.path.join(run_dir, info.tensor_path))
+        line = f"    {tag or info.tensor_name!r} step {int(step) if step.isdigit() else step}: {shape}"
+        if info.metadata_path:
+            line += f", metadata {_metadata_columns(os.path.join(run_dir, info.metadata_path))}"
+        if info.sprite.image_path:
+            width, height = info.sprite.single_image_dim[:2] if len(info.sprite.single_image_dim) >= 2 else ("?", "?")
+            line += f", sprite {info.sprite.image_path} ({width}x{height} thumbnails)"
+        print(line, file=out)
+    return 0
+
+
+def _tsv_shape(path: str) -> str:
+    """ "rows x columns" of a tensor's TSV file (the config need not give the shape)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            rows = [line for line in handle if line.strip()]
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"tensor file cannot be read ({exc})"
+    return f"{len(rows)} x {len(rows[0].split(chr(9))) if rows else 0}"
+
+
+def _metadata_columns(path: str) -> str:
+    """The metadata file's columns as the projector reads them (a header row when there is
+    more than one column)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            first = handle.readline().rstrip("\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"(cannot be read: {exc})"
+    columns = first.split("\t")
+    return f"{len(columns)} columns ({', '.join(columns)})" if len(columns) > 1 else "1 column"
 
 
 def _print_report(report: FileReport, out: TextIO, *, later_object: bool, followed: bool) -> bool:

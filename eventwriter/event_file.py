@@ -265,10 +265,19 @@ class EventFileWriter:
 
         self._queue.put_later(record, weight, f"{tag!r}: the summary queued for {self._path}")
 
-    def add_event(self, event: Event) -> None:
-        """Queue a whole Event (this package's proto class), written as it is."""
+    def add_event(self, event: Any) -> None:
+        """Queue a whole Event, written as it is: eventwriter's, or any protocol buffer
+        Event with ``SerializeToString`` (tensorboard's, tensorboardX's, TensorFlow's), as
+        tensorboard's ``EventFileWriter.add_event`` takes.
+
+        Raises:
+            TypeError: ``event`` is no Event protocol buffer.
+        """
         if not isinstance(event, Event):
-            raise TypeError(f"add_event expects an eventwriter Event, got {describe(event)}")
+            descriptor = getattr(event, "DESCRIPTOR", None)
+            if getattr(descriptor, "name", None) != "Event" or not callable(getattr(event, "SerializeToString", None)):
+                raise TypeError(f"add_event expects an Event protocol buffer, got {describe(event)}")
+            event = Event.FromString(event.SerializeToString())  # checks it parses as an Event
         self._queue.check()
         self._put(frame(event.SerializeToString()))
 

@@ -17,11 +17,13 @@ from __future__ import annotations
 import struct
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 __all__ = [
     "FOOTER_SIZE",
     "HEADER_SIZE",
     "MASK_DELTA",
+    "RecordWriter",
     "crc32c",
     "footer",
     "frame",
@@ -110,3 +112,42 @@ def record_header(length: int) -> bytes:
 def frame(data: bytes) -> bytes:
     """Return ``data`` framed as one record: header, data, footer."""
     return b"".join((record_header(len(data)), data, footer(data)))
+
+
+class RecordWriter:
+    """Frames records into a binary file object: tensorboard's ``RecordWriter`` interface
+    (``tensorboard.summary.writer.record_writer``), for code written against it.
+
+    Args:
+        writer: a binary file object with ``write``, ``flush`` and ``close`` (an open
+            file, ``io.BytesIO``, an fsspec file, ...).
+
+    Unlike eventwriter's own writers this one adds no thread, no queue and no fsync: each
+    ``write`` hands one whole record to ``writer.write`` in a single call.
+    """
+
+    def __init__(self, writer: Any) -> None:
+        for method in ("write", "flush", "close"):
+            if not callable(getattr(writer, method, None)):
+                raise TypeError(f"RecordWriter needs a binary file object with {method}(), got {type(writer).__name__}")
+        self._writer = writer
+
+    def write(self, data: bytes) -> None:
+        """Append one record holding ``data`` (bytes-like).
+
+        Raises:
+            TypeError: ``data`` is not bytes-like (a str, say).
+        """
+        if isinstance(data, str) or not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"RecordWriter.write takes bytes, got {type(data).__name__}")
+        self._writer.write(frame(bytes(data)))
+
+    def flush(self) -> None:
+        self._writer.flush()
+
+    def close(self) -> None:
+        self._writer.close()
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._writer.closed)

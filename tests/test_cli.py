@@ -54,6 +54,28 @@ def test_inspect(run_dir):
     assert "run 'grouped_val': 1 file(s), 2 event(s)" in lines
 
 
+def test_inspect_lists_the_projectors_embeddings(tmp_path):
+    import numpy as np
+
+    with SummaryWriter(str(tmp_path)) as writer:
+        writer.add_scalar("x", 1.0, 0)
+        labels = [[str(i), "even" if i % 2 == 0 else "odd"] for i in range(10)]
+        thumbnails = np.zeros((10, 3, 8, 6))
+        writer.add_embedding(np.ones((10, 4)), labels, thumbnails, 3, "points", metadata_header=["id", "parity"])
+        writer.add_embedding(np.ones((5, 2)), list("abcde"))
+    result = run_cli("inspect", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[2:] == [
+        "  projector: 2 embedding(s)",
+        "    'points' step 3: 10 x 4, metadata 2 columns (id, parity), sprite 00003/points/sprite.png (6x8 thumbnails)",
+        "    'default' step 0: 5 x 2, metadata 1 column",
+    ]
+    (tmp_path / "projector_config.pbtxt").write_text("embeddings { not a field }")
+    broken = run_cli("inspect", str(tmp_path))
+    assert broken.returncode == 1 and "projector_config.pbtxt cannot be read" in broken.stdout
+
+
 def test_validate_clean_truncated_and_flipped(run_dir):
     clean = run_cli("validate", run_dir)
     assert clean.returncode == 0 and "3 file(s) checked, 0 corrupt" in clean.stdout

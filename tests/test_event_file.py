@@ -370,7 +370,7 @@ def test_a_failing_deferred_summary_names_its_tag_and_the_writer_keeps_working(l
 
 def test_add_event_takes_only_eventwriter_events(logdir):
     writer = EventFileWriter(logdir)
-    with pytest.raises(TypeError, match="add_event expects an eventwriter Event, got dict"):
+    with pytest.raises(TypeError, match="add_event expects an Event protocol buffer, got dict"):
         writer.add_event({"step": 1})
     writer.close()
 

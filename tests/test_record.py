@@ -55,3 +55,29 @@ def test_header_cache_gives_fresh_headers(length):
     second = record.frame(b"r" * length)[:12]
     header = struct.pack("<Q", length)
     assert first == second == header + struct.pack("<I", record.masked_crc32c(header))
+
+
+def test_record_writer_frames_each_write_into_a_file_object():
+    import io
+
+    from eventwriter import RecordWriter
+    from eventwriter.reader import iter_records
+
+    class Kept(io.BytesIO):
+        def close(self):  # keep the bytes readable after close()
+            self.closed_by_writer = True
+
+    target = Kept()
+    writer = RecordWriter(target)
+    for data in (b"", b"one", bytearray(b"two"), memoryview(b"three")):
+        writer.write(data)
+    writer.flush()
+    assert not writer.closed
+    writer.close()
+    assert target.closed_by_writer
+    target.seek(0)
+    assert [record.data for record in iter_records(target)] == [b"", b"one", b"two", b"three"]
+    with pytest.raises(TypeError, match="takes bytes, got str"):
+        RecordWriter(io.BytesIO()).write("text")
+    with pytest.raises(TypeError, match="binary file object with write"):
+        RecordWriter(object())
