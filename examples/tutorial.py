@@ -273,7 +273,13 @@ def main(argv: list[str] | None = None) -> int:
     if damaged:
         return 1
     print(f"Checked {len(files)} event files ({sum(r.records for r in reports)} records): all sound.")
-    print(f"View them with:  tensorboard --logdir {args.logdir}")
+    # The tensorboard next to this Python (the venv's), if the tutorial extra installed it.
+    beside = os.path.join(os.path.dirname(sys.executable), "tensorboard")
+    tensorboard = "tensorboard"
+    if os.path.exists(beside):
+        relative = os.path.relpath(beside)
+        tensorboard = beside if relative.startswith("..") else relative
+    print(f"View them with:  {tensorboard} --logdir {args.logdir}   (then open http://localhost:6006)")
     return 0
 
 
