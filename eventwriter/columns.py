@@ -162,8 +162,6 @@ class ScalarColumns:
     step, wall time and value, in file order, and the damage met."""
 
     tags: list[str] = field(default_factory=list)
-    tensor: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # a tensor's value: counts
-    # only if its tag's plugin is "scalars", which a later file of the run may still decide
     tag: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     step: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     wall_time: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
@@ -269,7 +267,7 @@ def summary_events(data: bytes, path: str, problems: list[RecordError]) -> list[
 
 def scalar_columns(data: bytes, path: str, plugins: dict[str, str]) -> ScalarColumns:
     """Every value of an event file's bytes that may be a scalar, as TensorBoard counts
-    them: ``simple_value``, and one-element float tensors (rows marked ``tensor``), which
+    them: ``simple_value``, and one-element float tensors, which
     count if their tag's plugin is "scalars": the plugin of the tag's first value with
     metadata in the run (an old-style value counts as its plugin's), which a later file
     may still give. ``plugins`` maps the run's tags seen so far to it, and is updated;
@@ -329,7 +327,7 @@ def scalar_columns(data: bytes, path: str, plugins: dict[str, str]) -> ScalarCol
         if event is not None:
             parsed[index] = event
     _decide_plugins(plugins, data, path, problems, located, names, tag_code, known & good, tensor_end, parsed)
-    return _assemble(names, tag_code, step, wall, value, fast, simple, parsed, problems)
+    return _assemble(names, tag_code, step, wall, value, fast, parsed, problems)
 
 
 _OLD_STYLE = {0x22: "images", 0x2A: "histograms", 0x32: "audio", _SIMPLE_VALUE: "scalars"}
@@ -440,7 +438,6 @@ def _assemble(
     wall: np.ndarray,
     value: np.ndarray,
     fast: np.ndarray,
-    simple: np.ndarray,
     parsed: dict[int, Event],
     problems: list[RecordError],
 ) -> ScalarColumns:
@@ -449,8 +446,7 @@ def _assemble(
     index_of = {name: code for code, name in enumerate(tags) if name is not None}
     record = [np.nonzero(fast)[0]]
     codes, steps, walls, values = [tag_code[fast]], [step[fast].astype(np.int64)], [wall[fast]], [value[fast]]
-    tensors = [~simple[fast]]
-    extra: list[tuple[int, int, int, float, float, bool]] = []
+    extra: list[tuple[int, int, int, float, float]] = []
     for index, event in parsed.items():
         for item in event.summary.value:
             number = scalar_value(item)
@@ -460,18 +456,16 @@ def _assemble(
             if code is None:
                 code = index_of[item.tag] = len(tags)
                 tags.append(item.tag)
-            extra.append((index, code, event.step, event.wall_time, number, item.HasField("tensor")))
+            extra.append((index, code, event.step, event.wall_time, number))
     if extra:
         record.append(np.array([row[0] for row in extra], dtype=np.int64))
         codes.append(np.array([row[1] for row in extra], dtype=np.int64))
         steps.append(np.array([row[2] for row in extra], dtype=np.int64))
         walls.append(np.array([row[3] for row in extra], dtype=np.float64))
         values.append(np.array([row[4] for row in extra], dtype=np.float64))
-        tensors.append(np.array([row[5] for row in extra], dtype=bool))
     if not extra:  # the bulk rows alone are in file order already
         return ScalarColumns(
             tags=tags,
-            tensor=tensors[0],
             tag=codes[0],
             step=steps[0],
             wall_time=walls[0],
@@ -481,7 +475,6 @@ def _assemble(
     order = np.argsort(np.concatenate(record), kind="stable")
     return ScalarColumns(
         tags=tags,
-        tensor=np.concatenate(tensors)[order],
         tag=np.concatenate(codes)[order],
         step=np.concatenate(steps)[order],
         wall_time=np.concatenate(walls)[order],

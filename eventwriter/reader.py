@@ -49,24 +49,14 @@ __all__ = [
 
 _MAX_RECORD_BYTES = (1 << 31) - 1  # protobuf cannot hold a larger Event
 
-# Runs read back as tables live in eventwriter.tables (they build on this module); they
-# are importable from here too.
-_TABLES = (
-    "read_histograms",
-    "read_hparams",
-    "read_images",
-    "read_pr_curves",
-    "read_scalars",
-    "read_tensors",
-    "read_text",
-    "scalar_arrays",
-)
+# Runs read back as tables live in eventwriter.tables (they build on this module); its
+# functions are importable from here too.
 
 
 def __getattr__(name: str) -> Any:
-    if name in _TABLES:
-        from eventwriter import tables
+    from eventwriter import tables
 
+    if name in tables.__all__:
         return getattr(tables, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

@@ -228,20 +228,23 @@ def test_damaged_files_warn_and_keep_the_rest(tmp_path):
     assert len(frame) == 99 and frame["step"].tolist() == [step for step in range(100) if step != 50]
 
 
+def write(directory, summaries) -> None:
+    """Summaries into a new event file by TensorBoard's own writer, one step each."""
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    os.makedirs(directory, exist_ok=True)
+    writer = EventFileWriter(str(directory))
+    for step, summary in enumerate(summaries):
+        writer.add_event(Event(wall_time=10.0 + step, step=step, summary=summary))
+    writer.close()
+
+
 def test_hparams_metrics_are_inferred_as_tensorboard_does_without_an_experiment(tmp_path):
     """TensorFlow 2 without hp.hparams_config: sessions but no experiment; TensorBoard takes
     every scalar tag at or below a session's run as a metric (group: the subdirectory)."""
-    from tensorboard.compat.proto.event_pb2 import Event
     from tensorboard.plugins.hparams import summary_v2 as hp
     from tensorboard.plugins.scalar import summary_v2 as scalar
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
-
-    def write(directory, summaries):
-        os.makedirs(directory, exist_ok=True)
-        writer = EventFileWriter(str(directory))
-        for step, summary in enumerate(summaries):
-            writer.add_event(Event(wall_time=10.0 + step, step=step, summary=summary))
-        writer.close()
 
     for trial in range(2):
         write(tmp_path / f"s{trial}", [hp.hparams_pb({"lr": 0.1 * (trial + 1)}, trial_id=f"t{trial}")])
@@ -256,17 +259,8 @@ def test_hparams_metrics_are_inferred_as_tensorboard_does_without_an_experiment(
 
 
 def test_the_log_dirs_own_session_has_no_groups_as_in_tensorboard(tmp_path):
-    from tensorboard.compat.proto.event_pb2 import Event
     from tensorboard.plugins.hparams import summary_v2 as hp
     from tensorboard.plugins.scalar import summary_v2 as scalar
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
-
-    def write(directory, summaries):
-        os.makedirs(directory, exist_ok=True)
-        writer = EventFileWriter(str(directory))
-        for step, summary in enumerate(summaries):
-            writer.add_event(Event(wall_time=10.0 + step, step=step, summary=summary))
-        writer.close()
 
     write(tmp_path, [hp.hparams_pb({"lr": 0.1}, trial_id="root"), scalar.scalar_pb("acc", 0.5)])
     write(tmp_path / "eval", [scalar.scalar_pb("loss", 2.0)])  # TensorBoard gives "." no groups
