@@ -2,13 +2,17 @@
 
     eventwriter inspect LOGDIR        runs, tags, kinds, counts and step ranges
     eventwriter validate LOGDIR       exit 0 if every event file is sound, 1 if not
+    eventwriter validate --tensorboard [--json] LOGDIR
+                                      also what TensorBoard will drop: exit 3 if it loses data
     eventwriter export LOGDIR --format csv|jsonl [-o FILE|-]
     eventwriter export LOGDIR --format parquet -o FILE   (needs pyarrow: eventwriter[parquet])
 
 Exit status: 0 success; 1 a corrupt record was found, or something named like an event
 file could not be read (a FIFO, socket, device, dangling symlink or symlink loop, a file
 deleted after the listing, an I/O or permission error) or a subdirectory could not be
-listed; 2 a usage error, or a log dir or output file that cannot be opened.
+listed; 2 a usage error, or a log dir or output file that cannot be opened; 3 (validate
+--tensorboard) sound files of which TensorBoard will not show everything
+(eventwriter.validate).
 
 Each entry that is not read is reported on stderr with its path and reason, and the other
 files are still read: ``inspect`` and ``validate`` print their results for the rest, and
@@ -31,17 +35,9 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from eventwriter.errors import DamagedRecordWarning, RecordError
-from eventwriter.logdir import series_of
 from eventwriter.proto.event_pb2 import Event
-from eventwriter.reader import (
-    FileReport,
-    ScalarPoint,
-    SkippedEntry,
-    find_event_files,
-    iter_events,
-    scan_file,
-    value_kind,
-)
+from eventwriter.reader import ScalarPoint, SkippedEntry, find_event_files, iter_events, value_kind
+from eventwriter.validate import validate
 
 __all__ = ["main"]
 
@@ -191,53 +187,6 @@ def _metadata_columns(path: str) -> str:
     return f"{len(columns)} columns ({', '.join(columns)})" if len(columns) > 1 else "1 column"
 
 
-def _print_report(report: FileReport, out: TextIO, *, later_object: bool, followed: bool) -> bool:
-    """Print what ``scan_file`` found; whether the file is sound. ``later_object``: the
-    file is a later object of an event file written as a series of objects (no first
-    event of its own); ``followed``: more objects of its series come after it, so a
-    truncated tail is lost data, not a writer still writing."""
-    lost_tail = report.truncated is not None and followed
-    sound = report.sound and not lost_tail
-    print(f"{'ok' if sound else 'CORRUPT'}: {report.path} ({report.records} records, {report.size} bytes)", file=out)
-    for problem in report.problems:
-        print(f"  corrupt record at byte {problem.offset}: {problem.reason}", file=out)
-    if report.truncated is not None:
-        why = (
-            "later objects of this event file follow: the records cut off are lost"
-            if lost_tail
-            else "normal while a writer is running; not corruption"
-        )
-        print(f"  truncated tail at byte {report.truncated.offset}: {report.truncated.reason} ({why})", file=out)
-    if report.records and not report.first_event_ok and not later_object:
-        print("  note: the first event carries no file_version", file=out)
-    return sound
-
-
-def _validate(logdir: str, out: TextIO) -> int:
-    skipped: list[SkippedEntry] = []
-    files = [path for paths in find_event_files(logdir, skipped=skipped).values() for path in paths]
-    unchecked = _report_skipped("validate", skipped)
-    if not files and not unchecked:
-        print(f"{logdir}: no event files", file=out)
-        return 0
-    checked = corrupt = 0
-    names = set(files)
-    for index, path in enumerate(files):
-        try:
-            report = scan_file(path)
-        except OSError as exc:  # gone since the listing, unreadable, an I/O error
-            unchecked += _report_skipped("validate", [SkippedEntry.from_error(path, exc)])
-            continue
-        series = series_of(path, names) or path
-        following = files[index + 1] if index + 1 < len(files) else None
-        followed = following is not None and series_of(following, names) == series
-        checked += 1
-        corrupt += not _print_report(report, out, later_object=series != path, followed=followed)
-    could_not = f", {unchecked} could not be checked (see stderr)" if unchecked else ""
-    print(f"{checked} file(s) checked, {corrupt} corrupt{could_not}", file=out)
-    return 1 if corrupt or unchecked else 0
-
-
 def _scalars(logdir: str) -> tuple[dict[str, Any], int]:
     """Every scalar of the log dir (eventwriter.tables), what was left out reported on
     stderr; and how many entries or records were left out."""
@@ -308,8 +257,17 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     inspect = commands.add_parser("inspect", help="list runs, tags, kinds, counts and step ranges")
     inspect.add_argument("logdir")
-    validate = commands.add_parser("validate", help="check every record of every event file")
+    validate = commands.add_parser(
+        "validate", help="check every record of every event file, and what TensorBoard will show of them"
+    )
     validate.add_argument("logdir")
+    validate.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="also tell, per run and tag, what each of TensorBoard's loaders and its projector will drop, "
+        "cut or replace (exit status 3 if data will not be shown)",
+    )
+    validate.add_argument("--json", action="store_true", help="print the results as one JSON document")
     export = commands.add_parser("export", help="write all scalars as CSV, JSON lines or Parquet")
     export.add_argument("logdir")
     export.add_argument("--format", choices=["csv", "jsonl", "parquet"], default="csv")
@@ -324,7 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "inspect":
             return _inspect(args.logdir, sys.stdout)
         if args.command == "validate":
-            return _validate(args.logdir, sys.stdout)
+            return validate(args.logdir, sys.stdout, tensorboard=args.tensorboard, as_json=args.json)
         if args.format == "parquet":
             return _export_parquet(args.logdir, args.output)
         if args.output == "-":

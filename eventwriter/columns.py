@@ -107,7 +107,7 @@ def frame(data: bytes, path: str) -> tuple[np.ndarray, np.ndarray, list[RecordEr
     return record_starts + 12, record_lengths, problems
 
 
-def _check_data(
+def check_data(
     data: bytes, starts: np.ndarray, lengths: np.ndarray, path: str, problems: list[RecordError]
 ) -> np.ndarray:
     """Which of these records' data CRCs hold (the bad ones are reported)."""
@@ -248,7 +248,7 @@ def summary_events(data: bytes, path: str, problems: list[RecordError]) -> list[
     met is appended to ``problems``."""
     located = _locate(data, path)
     problems.extend(located.problems)
-    good = _check_data(data, located.starts, located.lengths, path, problems)
+    good = check_data(data, located.starts, located.lengths, path, problems)
     simple = located.single & (located.kind == _SIMPLE_VALUE) & good
     names, codes = _tag_names(located.walk, located.tag_start[simple], located.tag_length[simple])
     tag_of = dict(zip(np.nonzero(simple)[0].tolist(), codes.tolist()))
@@ -317,7 +317,7 @@ def scalar_columns(data: bytes, path: str, plugins: dict[str, str]) -> ScalarCol
     )
     other = ~fast & ~skipped
 
-    good = _check_data(data, starts, lengths, path, problems)  # every record: damage is reported wherever it is
+    good = check_data(data, starts, lengths, path, problems)  # every record: damage is reported wherever it is
     fast &= good
     other &= good
 

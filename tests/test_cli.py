@@ -231,6 +231,7 @@ def test_special_entry_is_reported_and_the_good_run_still_handled(tmp_path, comm
 def vanishing_listing(monkeypatch, logdir):
     """Make every listing of ``logdir`` name an event file that is gone by the time it is opened."""
     from eventwriter import cli, reader
+    from eventwriter import validate as validating
 
     real = reader.find_event_files
     gone = os.path.join(logdir, "good", "events.out.tfevents.0.gone")
@@ -241,6 +242,7 @@ def vanishing_listing(monkeypatch, logdir):
         return runs
 
     monkeypatch.setattr(cli, "find_event_files", listing)
+    monkeypatch.setattr(validating, "find_event_files", listing)
     monkeypatch.setattr(reader, "find_event_files", listing)
     return gone
 
@@ -269,6 +271,7 @@ def test_file_deleted_between_listing_and_opening(tmp_path, monkeypatch, capsys,
 @pytest.mark.parametrize("command", ["inspect", "validate", "export"])
 def test_read_error_in_one_file_is_reported_and_the_others_read(tmp_path, monkeypatch, capsys, command):
     from eventwriter import cli, reader, tables
+    from eventwriter import validate as validating
 
     logdir, good = good_run(tmp_path)
     with SummaryWriter(os.path.join(logdir, "bad")) as writer:
@@ -283,7 +286,7 @@ def test_read_error_in_one_file_is_reported_and_the_others_read(tmp_path, monkey
 
         return call
 
-    monkeypatch.setattr(cli, "scan_file", failing(reader.scan_file))
+    monkeypatch.setattr(validating, "scan_file", failing(reader.scan_file))
     monkeypatch.setattr(cli, "iter_events", failing(reader.iter_events))
     monkeypatch.setattr(reader, "iter_events", failing(reader.iter_events))
     monkeypatch.setattr(reader, "open_regular", failing(reader.open_regular))  # iter_scalars opens files itself

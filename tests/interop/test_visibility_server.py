@@ -1,0 +1,260 @@
+"""``validate --tensorboard``'s predictions against the real TensorBoard server.
+
+For each rule (tests/visibility_cases.py writes one run per rule), the server is started
+on 127.0.0.1 under both loaders and its HTTP data API must serve exactly what
+``eventwriter.visibility.check_logdir`` predicted: nothing where it says dropped, every
+value where it says kept, the sample size where it says sampled. The same for torch's
+own writer's files, and for the projector's files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import urllib.error
+
+import numpy as np
+import pytest
+from tbserver import TensorBoardStartError, skip_unless_tensorboard, tensorboard_server
+from visibility_cases import EXPECTED, write_cases, write_undecodable
+
+from eventwriter import SummaryWriter
+from eventwriter.png import encode_png
+from eventwriter.visibility import DEFAULT, PROJECTOR, PYTHON, Effect, check_logdir
+
+skip_unless_tensorboard()
+pytestmark = [pytest.mark.needs_tensorboard, pytest.mark.slow]
+
+LOADERS = {DEFAULT: True, PYTHON: False}  # loader -> load_fast
+ROUTE_LIMITS = {"scalars": 1000, "text": 100, "images": 10}  # what a route returns at most
+
+
+def status_of(call):
+    """(HTTP status, result) of a request."""
+    try:
+        return 200, call()
+    except urllib.error.HTTPError as error:
+        return error.code, None
+
+
+def served(server, run, tag, plugin):
+    """How many values the server serves for a tag, and the HTTP status of the data route
+    (None when the tag is not listed)."""
+    if plugin == "scalars":
+        listed = tag in server.get_json("data/plugin/scalars/tags").get(run, {})
+        route = lambda: server.get_json("data/plugin/scalars/scalars", run=run, tag=tag)  # noqa: E731
+    elif plugin == "text":
+        listed = tag in server.get_json("data/plugin/text/tags").get(run, [])
+        route = lambda: server.get_json("data/plugin/text/text", run=run, tag=tag)  # noqa: E731
+    elif plugin == "images":
+        listed = tag in server.get_json("data/plugin/images/tags").get(run, {})
+        route = lambda: server.get_json("data/plugin/images/images", run=run, tag=tag, sample=0)  # noqa: E731
+    else:
+        raise AssertionError(f"no route for plugin {plugin!r}")
+    if not listed:
+        return 0, None
+    status, points = status_of(route)
+    return (len(points) if status == 200 else 0), status
+
+
+def listed_anywhere(server, run, tag):
+    """Whether any dashboard's tag list names the tag."""
+    for plugin in ("scalars", "histograms", "images", "audio", "distributions"):
+        if tag in server.get_json(f"data/plugin/{plugin}/tags").get(run, {}):
+            return True
+    if tag in server.get_json("data/plugin/text/tags").get(run, []):
+        return True
+    tags = server.get_json("data/plugin/timeseries/tags")
+    return any(tag in info.get("runTagInfo", {}).get(run, []) for info in tags.values() if isinstance(info, dict))
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory):
+    logdir = str(tmp_path_factory.mktemp("cases"))
+    write_cases(logdir)
+    return logdir, check_logdir(logdir)
+
+
+@pytest.fixture(scope="module", params=list(LOADERS), ids=list(LOADERS))
+def loaded(request, cases):
+    """(loader, the predictions, {(run, tag): (served, status)}) from one server run."""
+    logdir, report = cases
+    loader = request.param
+    with tensorboard_server(logdir, load_fast=LOADERS[loader]) as server:
+        got = {}
+        for view in report.tags:
+            if view.plugin in ROUTE_LIMITS:
+                got[view.run, view.tag] = served(server, view.run, view.tag, view.plugin)
+            elif view.plugin == "tensor":  # no data class: nothing may list it
+                got[view.run, view.tag] = (int(listed_anywhere(server, view.run, view.tag)), None)
+    return loader, report, got
+
+
+def test_predictions_are_what_the_source_says(cases):
+    _, report = cases
+    predicted = {(view.run, view.tag): (view.shown[DEFAULT], view.shown[PYTHON]) for view in report.tags}
+    assert predicted == EXPECTED
+
+
+def test_the_server_serves_what_was_predicted(loaded):
+    loader, report, got = loaded
+    mismatches = {}
+    for view in report.tags:
+        if (view.run, view.tag) not in got:
+            continue  # a plugin no route serves (explicit_class): nothing to ask
+        count, _ = got[view.run, view.tag]
+        expected = min(view.shown[loader], ROUTE_LIMITS.get(view.plugin, view.shown[loader]))
+        if count != expected:
+            mismatches[view.run, view.tag] = (count, expected)
+    assert not mismatches, f"{loader}: (served, predicted): {mismatches}"
+    assert len(got) == len(EXPECTED) - 1  # every case but the one without a route was asked
+
+
+def test_a_tag_predicted_unservable_fails_on_the_python_server(loaded):
+    loader, report, got = loaded
+    unservable = {
+        (finding.run, finding.subject)
+        for finding in report.findings
+        if finding.loader == PYTHON and "HTTP 500" in finding.reason
+    }
+    assert unservable == {("mixed_kinds", "m"), ("two_numbers", "x")}
+    for key in unservable:
+        assert got[key][1] == (500 if loader == PYTHON else 200), key
+
+
+def test_torch_writers_files(tmp_path):
+    """torch's writer: a double-precision scalar, add_tensor, text and a step-less scalar."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.tensorboard import SummaryWriter as TorchWriter
+
+    logdir = str(tmp_path)
+    with TorchWriter(os.path.join(logdir, "torch")) as writer:
+        for step in range(5):
+            writer.add_scalar("double", step / 3, step, new_style=True, double_precision=True)
+            writer.add_scalar("single", step / 3, step, new_style=True)
+            writer.add_scalar("no_step", step)
+        writer.add_tensor("tensor", torch.ones(3), 0)
+        for step in range(12):
+            writer.add_text("notes", f"note {step}", step)
+    report = check_logdir(logdir)
+    views = {view.tag: view for view in report.tags}
+    assert {tag: (view.shown[DEFAULT], view.shown[PYTHON]) for tag, view in views.items()} == {
+        "double": (0, 5),
+        "single": (5, 5),
+        "no_step": (1, 5),
+        "tensor": (0, 0),
+        "notes/text_summary": (12, 10),
+    }
+    (double,) = [f for f in report.findings if f.subject == "double"]
+    assert "DT_DOUBLE" in double.reason and "double_precision=False" in double.fix and double.loader == DEFAULT
+    for loader, load_fast in LOADERS.items():
+        with tensorboard_server(logdir, load_fast=load_fast) as server:
+            for tag, view in views.items():
+                if view.plugin == "tensor":
+                    assert not listed_anywhere(server, "torch", tag)
+                else:
+                    assert served(server, "torch", tag, view.plugin)[0] == view.shown[loader], (loader, tag)
+
+
+def test_a_record_that_is_no_event(tmp_path):
+    """Sound CRCs, no Event: the default loader reads the run up to it; the Python loader
+    dies there, and with --reload_task blocking TensorBoard does not start at all."""
+    logdir = str(tmp_path)
+    write_undecodable(logdir)
+    report = check_logdir(logdir)
+    (view,) = report.tags
+    assert view.shown[DEFAULT] == 1
+    (python,) = [f for f in report.findings if f.loader == PYTHON and f.subject.startswith("events.out")]
+    assert python.effect is Effect.LOST and "does not start" in python.reason
+    with tensorboard_server(logdir, load_fast=True) as server:
+        assert served(server, "undecodable", "x", "scalars")[0] == 1
+    with pytest.raises(TensorBoardStartError, match=r"DecodeError|Error parsing message"):
+        with tensorboard_server(logdir, load_fast=False):
+            pass
+
+
+# -- the projector -----------------------------------------------------------------------
+
+
+def write_projector_cases(logdir):
+    """One run per rule of the projector: a sound embedding, one whose tensor path leads
+    out of its run, one without its metadata file, one with a metadata row too many, one
+    with a sprite too wide, and a config in a directory without event files."""
+    points = np.arange(12, dtype=np.float32).reshape(4, 3)
+    thumbnails = np.zeros((4, 3, 4, 4), dtype=np.uint8)
+    for run in ("ok", "outside", "metadata_missing", "mismatch", "big_sprite"):
+        with SummaryWriter(os.path.join(logdir, run)) as writer:
+            writer.add_embedding(points, metadata=list("abcd"), label_img=thumbnails, tag="emb")
+    embedding = os.path.join("00000", "emb")
+    edit_config(os.path.join(logdir, "outside"), lambda text: text.replace('tensor_path: "', 'tensor_path: "../ok/'))
+    os.remove(os.path.join(logdir, "metadata_missing", embedding, "metadata.tsv"))
+    with open(os.path.join(logdir, "mismatch", embedding, "metadata.tsv"), "a") as handle:
+        handle.write("e\n")
+    with open(os.path.join(logdir, "big_sprite", embedding, "sprite.png"), "wb") as handle:
+        handle.write(encode_png(np.zeros((4, 9000, 3), dtype=np.uint8)))
+    shutil.copytree(
+        os.path.join(logdir, "ok"), os.path.join(logdir, "no_events"), ignore=shutil.ignore_patterns("events.out.*")
+    )
+
+
+def edit_config(run_dir, change):
+    path = os.path.join(run_dir, "projector_config.pbtxt")
+    with open(path) as handle:
+        text = handle.read()
+    with open(path, "w") as handle:
+        handle.write(change(text))
+
+
+def png_width(data):
+    return int.from_bytes(data[16:20], "big")
+
+
+def test_projector_predictions_against_the_server(tmp_path):
+    logdir = str(tmp_path)
+    write_projector_cases(logdir)
+    report = check_logdir(logdir)
+    lost = {(f.run, f.subject) for f in report.findings if f.loader == PROJECTOR and f.effect is Effect.LOST}
+    name = "emb:00000"
+    subject = f"embedding {name!r}"
+    assert lost == {
+        ("outside", subject),
+        ("metadata_missing", subject),
+        ("mismatch", subject),
+        ("big_sprite", subject),
+        ("no_events", "projector_config.pbtxt"),
+    }
+    with tensorboard_server(logdir, load_fast=True) as server:
+
+        def get(run, route):
+            return status_of(lambda: server.get_bytes(f"data/plugin/projector/{route}", run=run, name=name))
+
+        assert sorted(server.get_json("data/plugin/projector/runs")) == sorted(
+            ["ok", "outside", "metadata_missing", "mismatch", "big_sprite"]
+        )
+        for route in ("tensor", "metadata", "sprite_image"):
+            assert get("ok", route)[0] == 200, route
+        tensor = np.frombuffer(get("ok", "tensor")[1], dtype="<f4")
+        assert tensor.tolist() == list(range(12))
+        assert get("outside", "tensor")[0] == 400
+        assert get("metadata_missing", "metadata")[0] == 400
+        # the page compares the rows it gets: 4 points, 5 labels
+        assert len(get("mismatch", "tensor")[1]) == 4 * 3 * 4
+        assert len(get("mismatch", "metadata")[1].decode().split()) == 5
+        # the page refuses a sprite wider than 8192 pixels; the server hands it over
+        status, sprite = get("big_sprite", "sprite_image")
+        assert status == 200 and png_width(sprite) == 9000 > 8192
+        assert get("no_events", "tensor")[0] == 400  # Unknown run
+
+
+def test_a_missing_tensor_file_breaks_the_projector_for_every_run(tmp_path):
+    logdir = str(tmp_path)
+    for run in ("a", "b"):
+        with SummaryWriter(os.path.join(logdir, run)) as writer:
+            writer.add_embedding(np.eye(3), tag="emb")
+    os.remove(os.path.join(logdir, "b", "00000", "emb", "tensors.tsv"))
+    report = check_logdir(logdir)
+    (finding,) = [f for f in report.findings if f.loader == PROJECTOR]
+    assert finding.run == "b" and "fails for every run" in finding.reason
+    with tensorboard_server(logdir, load_fast=True) as server:
+        status, _ = status_of(lambda: server.get_json("data/plugin/projector/runs"))
+        assert status == 500

@@ -1,0 +1,317 @@
+"""eventwriter.visibility and ``validate --tensorboard``, without tensorboard: each rule's
+prediction as tensorboard's source gives it (tests/interop/test_visibility_server.py
+checks the same predictions against the real server)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from visibility_cases import (
+    EXPECTED,
+    WALL,
+    file_version,
+    simple,
+    summary,
+    tensor_value,
+    write_cases,
+    write_file,
+    write_undecodable,
+)
+
+from eventwriter import SummaryWriter
+from eventwriter.cli import main
+from eventwriter.png import encode_png
+from eventwriter.visibility import BOTH, DEFAULT, PROJECTOR, PYTHON, Effect, check_logdir
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory):
+    logdir = str(tmp_path_factory.mktemp("cases"))
+    write_cases(logdir)
+    return logdir, check_logdir(logdir)
+
+
+def findings_of(report, run, subject=None):
+    return [f for f in report.findings if f.run == run and (subject is None or f.subject == subject)]
+
+
+def test_what_each_loader_keeps_of_each_case(cases):
+    _, report = cases
+    assert {(view.run, view.tag): (view.shown[DEFAULT], view.shown[PYTHON]) for view in report.tags} == EXPECTED
+    assert report.loaders == (DEFAULT, PYTHON) and report.loses_data
+
+
+@pytest.mark.parametrize(
+    ("run", "loader", "effect", "count", "words"),
+    [
+        ("double", DEFAULT, Effect.LOST, 5, "DT_DOUBLE"),
+        ("half", DEFAULT, Effect.LOST, 5, "DT_HALF"),
+        ("shape1", DEFAULT, Effect.LOST, 5, "shape [1]"),
+        ("unknown_plugin", DEFAULT, Effect.LOST, 5, "plugin 'tensor'"),
+        ("unknown_plugin", PYTHON, Effect.LOST, 5, "plugin 'tensor'"),
+        ("late_metadata", DEFAULT, Effect.LOST, 8, "first value carries no plugin metadata"),
+        ("metadata_second", PYTHON, Effect.LOST, 5, "gets no data class"),
+        ("nan_wall_time", DEFAULT, Effect.LOST, 4, "wall_time is NaN"),
+        ("inf_wall_time", DEFAULT, Effect.LOST, 1, "wall_time is inf"),
+        ("many_scalars", DEFAULT, Effect.SAMPLED, 200, "1000 kept per tag"),
+        ("many_texts", PYTHON, Effect.SAMPLED, 20, "10 kept per tag"),
+        ("one_step", DEFAULT, Effect.REPLACED, 4, "same or an earlier step"),
+        ("restart", DEFAULT, Effect.REPLACED, 2, "same or an earlier step"),
+        ("session_restart", PYTHON, Effect.REPLACED, 3, "SessionLog.START"),
+        ("mixed_kinds", DEFAULT, Effect.LOST, 1, "an image value under a tag whose first value made it a scalar tag"),
+        ("mixed_kinds", PYTHON, Effect.LOST, 3, "HTTP 500"),
+        ("two_numbers", PYTHON, Effect.LOST, 4, "holds 2 numbers"),
+        ("bad_data_crc", PYTHON, Effect.LOST, 4, "data CRC does not match"),
+    ],
+)
+def test_each_finding_says_what_why_and_how_many(cases, run, loader, effect, count, words):
+    _, report = cases
+    matching = [f for f in findings_of(report, run) if f.loader == loader and f.effect is effect and words in f.reason]
+    assert len(matching) == 1, findings_of(report, run)
+    (finding,) = matching
+    assert finding.count == count
+    assert finding.total == sum(view.values for view in report.tags if view.run == run)
+
+
+def test_fixes_name_the_argument_or_flag(cases):
+    _, report = cases
+    (double,) = findings_of(report, "double")
+    assert double.fix == "log with double_precision=False, or view with --load_fast=false"
+    (sampled,) = [f for f in findings_of(report, "many_scalars") if f.loader == DEFAULT]
+    assert sampled.fix == "start tensorboard with --samples_per_plugin=scalars=1200 to keep them all"
+    (nan,) = findings_of(report, "nan_wall_time")
+    assert "walltime=None" in nan.fix
+
+
+def test_damage_that_ends_a_file(cases):
+    _, report = cases
+    (length,) = [f for f in findings_of(report, "bad_length_crc") if f.subject.startswith("events.out")]
+    assert length.loader == BOTH and length.effect is Effect.LOST and "bad length CRC" in length.reason
+    assert not [f for f in findings_of(report, "bad_data_crc") if f.loader == DEFAULT]  # it takes the record
+
+
+def test_sound_runs_have_no_findings(cases):
+    _, report = cases
+    assert findings_of(report, "fine") == []
+    assert [f.effect for f in findings_of(report, "explicit_class")] == [Effect.NOTE]
+
+
+def test_a_record_that_is_no_event_stops_the_python_loader(tmp_path):
+    write_undecodable(str(tmp_path))
+    report = check_logdir(str(tmp_path))
+    ((run, tag, default, python),) = [(v.run, v.tag, v.shown[DEFAULT], v.shown[PYTHON]) for v in report.tags]
+    assert (run, tag, default, python) == ("undecodable", "x", 1, 1)
+    (python,) = [f for f in report.findings if f.subject.startswith("events.out")]
+    assert python.loader == PYTHON and python.effect is Effect.LOST
+    assert "reload thread dies" in python.reason and "does not start" in python.reason
+    after = {f.loader: f for f in report.findings if f.subject == "x"}  # the value after it, lost to both
+    assert after[DEFAULT].count == after[PYTHON].count == 1
+    assert "at a record that is no Event" in after[DEFAULT].reason
+    assert "stopped at a record of" in after[PYTHON].reason
+
+
+def test_files_written_at_the_same_time(tmp_path):
+    """Two processes' files in one run: a note for the Python loader, not a loss."""
+    run = str(tmp_path / "run")
+    write_file(run, [file_version(), *(summary(s, simple("a", s)) for s in range(3))], name="events.out.tfevents.1.a")
+    write_file(
+        run,
+        [file_version(), *(summary(s, simple("b", s), wall_time=WALL + s + 0.5) for s in range(3))],
+        name="events.out.tfevents.1.b",
+    )
+    report = check_logdir(str(tmp_path))
+    (note,) = report.findings
+    assert (note.subject, note.loader, note.effect) == ("events.out.tfevents.1.a", PYTHON, Effect.NOTE)
+    assert "--reload_multifile=true" in note.fix and not report.loses_data
+
+
+def test_eventwriters_own_files_are_sound(tmp_path):
+    with SummaryWriter(str(tmp_path / "run")) as writer:
+        for step in range(3):
+            writer.add_scalar("loss", 1.0 / (step + 1), step)
+            writer.add_scalars("pair", {"a": step, "b": -step}, step)
+            writer.add_histogram("h", np.arange(10.0) + step, step)
+            writer.add_text("note", f"step {step}", step)
+            writer.add_scalar("double", step / 3, step, new_style=True, double_precision=True)
+    report = check_logdir(str(tmp_path))
+    lost = [(f.run, f.subject) for f in report.findings if f.effect is Effect.LOST]
+    assert lost == [("run", "double")]  # the one thing TensorBoard's default loader drops, as for torch
+    assert {v.tag: v.shown[DEFAULT] for v in report.tags if v.run == "run"} == {
+        "loss": 3,
+        "h": 3,
+        "note/text_summary": 3,
+        "double": 0,
+    }
+
+
+def test_a_url_log_dir_is_read_by_the_python_loader_alone():
+    fsspec = pytest.importorskip("fsspec")
+    storage = fsspec.filesystem("memory")
+    storage.pipe("/visibility/run/events.out.tfevents.1.host", open_bytes_of_a_double_run())
+    report = check_logdir("memory://visibility")
+    assert report.loaders == (PYTHON,)
+    assert [(v.tag, v.shown) for v in report.tags] == [("x", {PYTHON: 5, DEFAULT: 0})]
+    assert [f.loader for f in report.findings] == [PYTHON]  # the default loader's DT_DOUBLE finding is moot
+    assert "Python loader only" in report.findings[0].reason
+    storage.rm("/visibility", recursive=True)
+
+
+def open_bytes_of_a_double_run():
+    import io
+
+    from eventwriter import RecordWriter
+    from eventwriter.proto.types_pb2 import DT_DOUBLE
+
+    buffer = io.BytesIO()
+    writer = RecordWriter(buffer)
+    for event in [file_version(), *(summary(s, tensor_value("x", [s / 3], dtype=DT_DOUBLE)) for s in range(5))]:
+        writer.write(event.SerializeToString())
+    return buffer.getvalue()
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def run_cli(capsys, *args):
+    status = main(list(args))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_validate_tensorboard_exit_status_and_report(tmp_path, capsys):
+    write_file(str(tmp_path / "fine"), [file_version(), *(summary(s, simple("loss", s)) for s in range(3))])
+    status, out, _ = run_cli(capsys, "validate", "--tensorboard", str(tmp_path))
+    assert status == 0, out
+    assert "nothing will be lost" in out
+    status, out, _ = run_cli(capsys, "validate", str(tmp_path))
+    assert status == 0 and "TensorBoard" not in out
+    from eventwriter.proto.types_pb2 import DT_DOUBLE
+
+    write_file(
+        str(tmp_path / "double"),
+        [file_version(), *(summary(s, tensor_value("x", [s / 3], dtype=DT_DOUBLE)) for s in range(4))],
+    )
+    status, out, _ = run_cli(capsys, "validate", "--tensorboard", str(tmp_path))
+    assert status == 3, out
+    assert "1 file(s) checked" not in out and "2 file(s) checked, 0 corrupt" in out
+    assert "'x' (scalars): 4 value(s); shown: default loader 0, --load_fast=false 4" in out
+    assert "LOST (default loader): 4 of 4 value(s) from step 0: a scalar written as DT_DOUBLE" in out
+    assert "fix: log with double_precision=False, or view with --load_fast=false" in out
+    assert run_cli(capsys, "validate", str(tmp_path))[0] == 0  # the files themselves are sound
+
+
+def test_validate_json(tmp_path, capsys):
+    write_cases(str(tmp_path))
+    status, out, _ = run_cli(capsys, "validate", "--tensorboard", "--json", str(tmp_path))
+    document = json.loads(out)
+    assert status == 1 == document["exit_status"] and document["status"] == "corrupt"  # two damaged files
+    assert {entry["path"].split(os.sep)[-2] for entry in document["files"] if not entry["sound"]} == {
+        "bad_data_crc",
+        "bad_length_crc",
+    }
+    views = {(tag["run"], tag["tag"]): tag for tag in document["tensorboard"]["tags"]}
+    assert {key: (view["shown"][DEFAULT], view["shown"][PYTHON]) for key, view in views.items()} == EXPECTED
+    finding = next(f for f in document["tensorboard"]["findings"] if f["run"] == "double")
+    assert finding["effect"] == "lost" and finding["loader"] == DEFAULT and finding["count"] == 5
+    status, out, _ = run_cli(capsys, "validate", "--json", str(tmp_path / "fine"))
+    assert status == 0 and "tensorboard" not in json.loads(out)
+
+
+def test_validate_json_of_a_sound_log_dir_that_loses_data(tmp_path, capsys):
+    shutil.rmtree(tmp_path)
+    write_file(str(tmp_path / "one_step"), [file_version(), *(summary(0, simple("x", v)) for v in range(3))])
+    write_file(
+        str(tmp_path / "plugin"),
+        [file_version(), summary(0, tensor_value("t", [1.0, 2.0], shape=(2,), plugin="tensor"))],
+    )
+    status, out, _ = run_cli(capsys, "validate", "--tensorboard", "--json", str(tmp_path))
+    document = json.loads(out)
+    assert status == 3 == document["exit_status"] and document["status"] == "loses data"
+    effects = {(f["run"], f["loader"], f["effect"]) for f in document["tensorboard"]["findings"]}
+    assert effects == {("one_step", DEFAULT, "replaced"), ("plugin", DEFAULT, "lost"), ("plugin", PYTHON, "lost")}
+
+
+# -- the projector ---------------------------------------------------------------------------
+
+
+def embedding_run(logdir, run="run", **kwargs):
+    with SummaryWriter(os.path.join(logdir, run)) as writer:
+        writer.add_embedding(np.arange(12.0).reshape(4, 3), metadata=list("abcd"), tag="emb", **kwargs)
+    return os.path.join(logdir, run, "00000", "emb")
+
+
+def projector_findings(logdir):
+    return [(f.run, f.subject, f.reason) for f in check_logdir(logdir).findings if f.loader == PROJECTOR]
+
+
+def test_a_sound_embedding_has_no_findings(tmp_path):
+    embedding_run(str(tmp_path), label_img=np.zeros((4, 3, 5, 5)))
+    assert projector_findings(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda d: os.remove(os.path.join(d, "tensors.tsv")), "no such file (the projector fails for every run"),
+        (lambda d: os.remove(os.path.join(d, "metadata.tsv")), "metadata_path '00000/emb/metadata.tsv': no such file"),
+        (lambda d: append(d, "metadata.tsv", "e\n"), "metadata has 5 rows for 4 points"),
+        (lambda d: append(d, "tensors.tsv", "1\t2\n"), "rows have 2 to 3 columns"),
+        (lambda d: append(d, "tensors.tsv", "a\tb\tc\n"), "no list of numbers"),
+        (lambda d: write(d, "tensors.tsv", b"\xff\xfe\x00\x01"), "binary tensor file needs a 2-D tensor_shape"),
+    ],
+)
+def test_what_the_projector_refuses(tmp_path, change, words):
+    change(embedding_run(str(tmp_path)))
+    ((run, subject, reason),) = projector_findings(str(tmp_path))
+    assert (run, subject) == ("run", "embedding 'emb:00000'")
+    assert words in reason
+
+
+def append(directory, name, text):
+    with open(os.path.join(directory, name), "a") as handle:
+        handle.write(text)
+
+
+def write(directory, name, data):
+    with open(os.path.join(directory, name), "wb") as handle:
+        handle.write(data)
+
+
+def test_paths_outside_the_run_and_configs_nobody_reads(tmp_path):
+    logdir = str(tmp_path)
+    embedding_run(logdir)
+    config = os.path.join(logdir, "run", "projector_config.pbtxt")
+    with open(config) as handle:
+        text = handle.read()
+    with open(config, "w") as handle:
+        handle.write(text.replace('metadata_path: "', 'metadata_path: "../'))
+    shutil.copytree(
+        os.path.join(logdir, "run"), os.path.join(logdir, "elsewhere"), ignore=shutil.ignore_patterns("events.out.*")
+    )
+    found = projector_findings(logdir)
+    assert [(run, subject) for run, subject, _ in found] == [
+        ("elsewhere", "projector_config.pbtxt"),
+        ("run", "embedding 'emb:00000'"),
+    ]
+    assert "holds no event file" in found[0][2] and "resolves outside the config's directory" in found[1][2]
+
+
+def test_sprites(tmp_path):
+    directory = embedding_run(str(tmp_path), label_img=np.zeros((4, 3, 5, 5)))
+    write(directory, "sprite.png", encode_png(np.zeros((4, 9000, 3), dtype=np.uint8)))
+    ((_, _, reason),) = projector_findings(str(tmp_path))
+    assert "9000x4 pixels" in reason and "8192" in reason
+    write(directory, "sprite.png", encode_png(np.zeros((5, 5, 3), dtype=np.uint8)))
+    ((_, _, reason),) = projector_findings(str(tmp_path))
+    assert "cannot hold 4 thumbnails of 5x5 in 2 columns" in reason
+
+
+def test_an_unreadable_config(tmp_path):
+    embedding_run(str(tmp_path))
+    write(os.path.join(str(tmp_path), "run"), "projector_config.pbtxt", b"embeddings { nonsense")
+    ((_, subject, reason),) = projector_findings(str(tmp_path))
+    assert subject == "projector_config.pbtxt" and "fails for every run" in reason
