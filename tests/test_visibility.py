@@ -66,6 +66,8 @@ def test_what_each_loader_keeps_of_each_case(cases):
         ("mixed_kinds", PYTHON, Effect.LOST, 3, "HTTP 500"),
         ("two_numbers", PYTHON, Effect.LOST, 4, "holds 2 numbers"),
         ("bad_data_crc", PYTHON, Effect.LOST, 4, "data CRC does not match"),
+        ("profile_empty", PYTHON, Effect.LOST, 3, "skips files named *.profile-empty"),
+        ("many_histograms", DEFAULT, Effect.SAMPLED, 50, "100 kept per tag"),
     ],
 )
 def test_each_finding_says_what_why_and_how_many(cases, run, loader, effect, count, words):

@@ -207,6 +207,31 @@ def write_cases(logdir):
     flip(bad_length, record_offsets(bad_length)[3] + 9)  # the length CRC of the record of step 2
 
 
+    write_file(
+        join(logdir, "profile_empty"),
+        [file_version(), *(summary(s, simple("x", s)) for s in range(3))],
+        name="events.out.tfevents.1700000000.host.profile-empty",
+    )
+    truncated = write_file(join(logdir, "truncated"), [file_version(), *(summary(s, simple("x", s)) for s in range(4))])
+    os.truncate(truncated, os.path.getsize(truncated) - 5)  # the last record is still being written
+    write_file(
+        join(logdir, "many_histograms"),
+        [file_version(), *(summary(s, histogram("h", s)) for s in range(150))],
+    )
+    write_file(join(logdir, ".hidden"), [file_version(), *(summary(s, simple("x", s)) for s in range(2))])
+
+
+def histogram(tag, step):
+    """An old-style histogram of three buckets."""
+    histo = Summary.Value(tag=tag).histo
+    histo.min, histo.max, histo.num, histo.sum, histo.sum_squares = -1.0, 1.0 + step, 3.0, 0.0, 2.0
+    histo.bucket_limit.extend([-0.5, 0.5, 1.0 + step])
+    histo.bucket.extend([1.0, 1.0, 1.0])
+    value = Summary.Value(tag=tag)
+    value.histo.CopyFrom(histo)
+    return value
+
+
 # (run, tag) -> (what the default loader keeps, what the Python loader keeps)
 EXPECTED = {
     ("fine", "loss"): (5, 5),
@@ -229,6 +254,10 @@ EXPECTED = {
     ("two_numbers", "x"): (3, 0),
     ("bad_data_crc", "x"): (5, 1),
     ("bad_length_crc", "x"): (2, 2),
+    ("profile_empty", "x"): (3, 0),
+    ("truncated", "x"): (3, 3),
+    ("many_histograms", "h"): (100, 150),
+    (".hidden", "x"): (2, 2),
 }
 
 

@@ -207,6 +207,11 @@ def _read_file(state: _Run, path: str, data: bytes) -> tuple[float, float] | Non
     ended: dict[str, tuple[str, str]] = {}  # loader -> why its reading of this file ended
     if state.python_stopped is not None:
         ended[PYTHON] = state.python_stopped
+    elif path.endswith(".profile-empty"):
+        ended[PYTHON] = (
+            "the Python loader skips files named *.profile-empty (the profiler's marker files)",
+            "rename the file, or view with the default loader",
+        )
     initial: dict[str, tuple[str, int]] = {}  # the Python loader's first value per tag in this file
     name = path.rsplit("/", 1)[-1]
     for start, length, data_ok in zip(starts.tolist(), lengths.tolist(), good.tolist()):

@@ -26,7 +26,7 @@ skip_unless_tensorboard()
 pytestmark = [pytest.mark.needs_tensorboard, pytest.mark.slow]
 
 LOADERS = {DEFAULT: True, PYTHON: False}  # loader -> load_fast
-ROUTE_LIMITS = {"scalars": 1000, "text": 100, "images": 10}  # what a route returns at most
+ROUTE_LIMITS = {"scalars": 1000, "text": 100, "images": 10, "histograms": 501}  # what a route returns at most
 
 
 def status_of(call):
@@ -46,6 +46,9 @@ def served(server, run, tag, plugin):
     elif plugin == "text":
         listed = tag in server.get_json("data/plugin/text/tags").get(run, [])
         route = lambda: server.get_json("data/plugin/text/text", run=run, tag=tag)  # noqa: E731
+    elif plugin == "histograms":  # the distributions route: it keeps up to 501 of them
+        listed = tag in server.get_json("data/plugin/histograms/tags").get(run, {})
+        route = lambda: server.get_json("data/plugin/distributions/distributions", run=run, tag=tag)  # noqa: E731
     elif plugin == "images":
         listed = tag in server.get_json("data/plugin/images/tags").get(run, {})
         route = lambda: server.get_json("data/plugin/images/images", run=run, tag=tag, sample=0)  # noqa: E731
