@@ -162,13 +162,15 @@ def live_processes(pgid: int) -> list[int]:
 
 @contextlib.contextmanager
 def tensorboard_server(
-    logdir: str, *, load_fast: bool, extra_args: Sequence[str] = (), timeout: float = 60
+    logdir: str, *, load_fast: bool, extra_args: Sequence[str] = (), timeout: float = 60, reload_interval: float = 0
 ) -> Iterator[TensorBoardServer]:
     """Run TensorBoard on ``logdir`` until the block ends; yield it once it has loaded ``logdir``.
 
     ``load_fast`` picks the Rust data server (True) or the Python loader (False), both with
     the setting's hard-fail value rather than "auto". ``extra_args`` go last on the command
-    line (e.g. ``["--samples_per_plugin", "images=100"]``).
+    line (e.g. ``["--samples_per_plugin", "images=100"]``). A ``reload_interval`` above 0
+    keeps reloading (for tests of a live log dir): the Python loader then loads in the
+    background, so it is yielded once it serves, before its first load has ended.
     """
     args = [
         TENSORBOARD,
@@ -180,11 +182,11 @@ def tensorboard_server(
         "0",
         f"--load_fast={'true' if load_fast else 'false'}",
         "--reload_interval",
-        "0",
+        str(reload_interval),
         "--verbosity",
         "0",  # absl INFO: TensorBoard passes --verbose to the data server, which then logs its load cycles
     ]
-    if not load_fast:
+    if not load_fast and not reload_interval:
         args += ["--reload_task", "blocking"]
     args += list(extra_args)
     log_fd, log_path = tempfile.mkstemp(prefix="tensorboard-", suffix=".log")

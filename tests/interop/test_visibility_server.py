@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import urllib.error
 
 import numpy as np
 import pytest
 from tbserver import TensorBoardStartError, skip_unless_tensorboard, tensorboard_server
-from visibility_cases import EXPECTED, write_cases, write_undecodable
+from visibility_cases import EXPECTED, WALL, file_version, simple, summary, write_cases, write_file, write_undecodable
 
-from eventwriter import SummaryWriter
+from eventwriter import RecordWriter, SummaryWriter
 from eventwriter.png import encode_png
 from eventwriter.visibility import DEFAULT, PROJECTOR, PYTHON, Effect, check_logdir
 
@@ -157,6 +158,84 @@ def test_torch_writers_files(tmp_path):
                     assert not listed_anywhere(server, "torch", tag)
                 else:
                     assert served(server, "torch", tag, view.plugin)[0] == view.shown[loader], (loader, tag)
+
+
+def test_files_of_every_writer(tmp_path):
+    """torch's writer, tensorboardX, TensorFlow 2's summaries through TensorBoard's own
+    writer, and eventwriter, the same calls: every tag a route serves, as predicted."""
+    pytest.importorskip("torch")
+    pytest.importorskip("pandas")
+    from test_tables_tensorboard import log_everything, tf2_style
+    from torch.utils.tensorboard import SummaryWriter as TorchWriter
+
+    logdir = str(tmp_path)
+    log_everything(TorchWriter, os.path.join(logdir, "torch"))
+    log_everything(SummaryWriter, os.path.join(logdir, "eventwriter"))
+    tensorboardx = pytest.importorskip("tensorboardX")
+    log_everything(tensorboardx.SummaryWriter, os.path.join(logdir, "tensorboardx"), new_style=False)
+    tf2_style(os.path.join(logdir, "tf2"))
+    report = check_logdir(logdir)
+    lost = {(f.run, f.subject, f.loader) for f in report.findings if f.effect is Effect.LOST}
+    assert lost == {("torch", "acc/double", DEFAULT), ("eventwriter", "acc/double", DEFAULT)}
+    asked = 0
+    for loader, load_fast in LOADERS.items():
+        with tensorboard_server(logdir, load_fast=load_fast) as server:
+            for view in report.tags:
+                if view.plugin in ROUTE_LIMITS:
+                    count, _ = served(server, view.run, view.tag, view.plugin)
+                    assert count == min(view.shown[loader], ROUTE_LIMITS[view.plugin]), (loader, view)
+                    asked += 1
+                elif view.plugin == "pr_curves":
+                    curves = server.get_json("data/plugin/pr_curves/pr_curves", run=view.run, tag=view.tag)
+                    assert len(curves[view.run]) == view.shown[loader] == 3, (loader, view)
+                    asked += 1
+    assert asked >= 2 * 4 * 5  # four runs of scalars, histograms, images, text and PR curves, twice
+
+
+def append(path, *events):
+    with open(path, "ab") as handle:
+        writer = RecordWriter(handle)
+        for event in events:
+            writer.write(event.SerializeToString())
+
+
+def points(server, run, tag):
+    status, got = status_of(lambda: server.get_json("data/plugin/scalars/scalars", run=run, tag=tag))
+    return [step for _, step, _ in got] if status == 200 else []
+
+
+def wait_for(condition, what, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not seen within {timeout:.0f} s: {what}")
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("loader", list(LOADERS))
+def test_files_written_at_once_while_tensorboard_runs(tmp_path, loader):
+    """Two processes' files in one run, both growing while TensorBoard reloads every
+    second: the default loader reads the earlier-named file's new values; the Python
+    loader, past it in name order, never does (validate's note says so)."""
+    run = str(tmp_path / "run")
+    first = write_file(
+        run, [file_version(), summary(0, simple("a", 0.0)), summary(1, simple("a", 1.0))], "events.out.tfevents.1.a"
+    )
+    second = write_file(
+        run, [file_version(), summary(0, simple("b", 0.0), wall_time=WALL + 0.5)], "events.out.tfevents.1.b"
+    )
+    with tensorboard_server(str(tmp_path), load_fast=LOADERS[loader], reload_interval=1) as server:
+        wait_for(lambda: points(server, "run", "a") == [0, 1] and points(server, "run", "b") == [0], "the first load")
+        append(first, summary(2, simple("a", 2.0)))
+        append(second, summary(1, simple("b", 1.0)))
+        wait_for(lambda: points(server, "run", "b") == [0, 1], "a reload after both files grew")
+        if loader == DEFAULT:
+            wait_for(lambda: points(server, "run", "a") == [0, 1, 2], "the earlier file's new value")
+        else:
+            time.sleep(2.5)  # two more reloads: the earlier file is still not read again
+            assert points(server, "run", "a") == [0, 1]
+    (note,) = check_logdir(str(tmp_path)).findings
+    assert (note.subject, note.loader, note.effect) == ("events.out.tfevents.1.a", PYTHON, Effect.NOTE)
 
 
 def test_a_record_that_is_no_event(tmp_path):
