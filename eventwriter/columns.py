@@ -28,7 +28,15 @@ from eventwriter.errors import CorruptRecordError, RecordError, UndecodableRecor
 from eventwriter.proto.event_pb2 import Event
 from eventwriter.reader import plugin_of, scalar_value
 
-__all__ = ["ScalarColumns", "frame", "masked_crc32c_8", "scalar_columns", "summary_events"]
+__all__ = [
+    "PlainScalars",
+    "ScalarColumns",
+    "frame",
+    "masked_crc32c_8",
+    "plain_scalars",
+    "scalar_columns",
+    "summary_events",
+]
 
 _LENGTH = struct.Struct("<Q")
 _MAX_RECORD_BYTES = (1 << 31) - 1
@@ -263,6 +271,47 @@ def summary_events(data: bytes, path: str, problems: list[RecordError]) -> list[
         if event is not None and event.HasField("summary"):
             events.append(event)
     return events
+
+
+@dataclass
+class PlainScalars:
+    """An event file's records as located in bulk (for eventwriter.visibility): each
+    record's data offset and length, whether its data CRC holds, and which records are
+    plain scalar events (a wall time, a step and one ``simple_value`` without metadata,
+    under a UTF-8 tag), with their tag (a code into ``names``), step and wall time. The
+    damage met in framing is in ``problems`` (a bad length CRC ends the records)."""
+
+    starts: np.ndarray
+    lengths: np.ndarray
+    problems: list[RecordError]
+    good: np.ndarray
+    plain: np.ndarray
+    tag: np.ndarray
+    names: list[str | None]
+    step: np.ndarray
+    wall: np.ndarray
+
+
+def plain_scalars(data: bytes, path: str) -> PlainScalars:
+    """Locate the records of an event file's bytes, and read its plain scalar events."""
+    located = _locate(data, path)
+    good = check_data(data, located.starts, located.lengths, path, [])
+    plain = located.single & (located.kind == _SIMPLE_VALUE) & (located.position + 5 == located.ends) & good
+    names, codes = _tag_names(located.walk, located.tag_start[plain], located.tag_length[plain])
+    tag = np.full(len(located.starts), -1, dtype=np.int64)
+    tag[plain] = codes
+    plain &= np.array([name is not None for name in names] + [False], dtype=bool)[tag]
+    return PlainScalars(
+        located.starts,
+        located.lengths,
+        located.problems,
+        good,
+        plain,
+        tag,
+        names,
+        located.step.astype(np.int64),
+        located.wall,
+    )
 
 
 def scalar_columns(data: bytes, path: str, plugins: dict[str, str]) -> ScalarColumns:

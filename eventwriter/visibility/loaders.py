@@ -26,11 +26,15 @@ skips ``*.profile-empty`` files.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
-from eventwriter.columns import check_data, frame
+import numpy as np
+
+from eventwriter.columns import PlainScalars, plain_scalars
 from eventwriter.proto.event_pb2 import Event, SessionLog
 from eventwriter.proto.summary_pb2 import (
     DATA_CLASS_BLOB_SEQUENCE,
@@ -121,6 +125,39 @@ class _DefaultSeries:
         if why_not is not None:
             self.losses.lose(*why_not, step)
 
+    def offer_all(self, steps: np.ndarray, why_not: tuple[str, str] | None) -> None:
+        """``offer`` each of ``steps`` in turn, at once: a value stays if every later
+        one has a greater step; an earlier one stays if it is below them all."""
+        count = len(steps)
+        later_low = np.minimum.accumulate(steps[::-1])[::-1]
+        stays = np.ones(count, dtype=bool)
+        stays[:-1] = steps[:-1] < later_low[1:]
+        cut = bisect.bisect_left(self.steps, int(later_low[0]))
+        # What each replaced value is replaced by: an earlier value ``gone``, by the first
+        # of the batch at or below it (the batch's running low reaches it there; the least
+        # ``gone`` has the least such step); a value of the batch, by the next one, if that
+        # is at or below it.
+        gone = [step for step, valid in zip(self.steps[cut:], self.valid[cut:]) if valid]
+        replaced, lows = len(gone), []
+        if gone:
+            running_low = np.minimum.accumulate(steps)
+            lows.append(int(running_low[int(np.argmax(running_low <= gone[0]))]))
+        if why_not is None and not stays.all():
+            replaced += count - int(stays.sum())
+            lows.append(int(steps[1:][steps[1:] <= steps[:-1]].min()))
+        if replaced:
+            self.losses.replaced += replaced
+            low = min(lows)
+            self.losses.replaced_from = (
+                low if self.losses.replaced_from is None else min(self.losses.replaced_from, low)
+            )
+        del self.steps[cut:], self.valid[cut:]
+        kept = steps[stays].tolist()
+        self.steps.extend(kept)
+        self.valid.extend([why_not is None] * len(kept))
+        if why_not is not None:
+            self.losses.lose(*why_not, int(steps[0]), count)
+
 
 @dataclass
 class _PythonSeries:
@@ -197,74 +234,56 @@ def _overlaps(run: str, spans: list[tuple[str, float, float]]) -> list[Finding]:
     return findings
 
 
+@dataclass
+class _File:
+    """Reading one file: which loaders still read it (and why one stopped), the Python
+    loader's first value of each tag in it, and its summaries' first and last wall time."""
+
+    name: str
+    reading: dict[str, bool]
+    ended: dict[str, tuple[str, str]] = field(default_factory=dict)  # loader -> (reason, fix)
+    initial: dict[str, tuple[str, int]] = field(default_factory=dict)
+    first: float = math.nan
+    last: float = math.nan
+
+    def saw(self, wall_time: float) -> None:
+        if math.isfinite(wall_time):
+            self.first = wall_time if math.isnan(self.first) else self.first
+            self.last = wall_time
+
+
 def _read_file(state: _Run, path: str, data: bytes) -> tuple[float, float] | None:
     """Read one file of the run into ``state``; the first and last finite wall times of
-    its summaries, if any."""
-    starts, lengths, problems = frame(data, path)
-    first = last = math.nan
-    good = check_data(data, starts, lengths, path, [])
-    reading = {DEFAULT: True, PYTHON: not path.endswith(".profile-empty") and state.python_stopped is None}
-    ended: dict[str, tuple[str, str]] = {}  # loader -> why its reading of this file ended
+    its summaries, if any.
+
+    Plain scalar events (one simple_value without metadata, a finite wall time: most
+    records of most files) are taken in bulk, tag by tag, between the other records,
+    which go one by one through protobuf; both ways give the same result
+    (tests/test_visibility.py compares them)."""
+    records = plain_scalars(data, path)
+    file = _File(path.rsplit("/", 1)[-1], {DEFAULT: True, PYTHON: state.python_stopped is None})
     if state.python_stopped is not None:
-        ended[PYTHON] = state.python_stopped
+        file.ended[PYTHON] = state.python_stopped
     elif path.endswith(".profile-empty"):
-        ended[PYTHON] = (
+        file.reading[PYTHON] = False
+        file.ended[PYTHON] = (
             "the Python loader skips files named *.profile-empty (the profiler's marker files)",
             "rename the file, or view with the default loader",
         )
-    initial: dict[str, tuple[str, int]] = {}  # the Python loader's first value per tag in this file
-    name = path.rsplit("/", 1)[-1]
-    for start, length, data_ok in zip(starts.tolist(), lengths.tolist(), good.tolist()):
-        offset = start - 12
-        try:
-            event: Event | None = Event.FromString(data[start : start + length])
-        except Exception:  # protobuf raises DecodeError or RuntimeError by backend
-            event = None
-        if event is None and reading[DEFAULT]:
-            _end(ended, reading, DEFAULT, name, offset, "a record that is no Event")
-        if reading[PYTHON] and not data_ok:
-            _end(ended, reading, PYTHON, name, offset, "a record whose data CRC does not match")
-        elif reading[PYTHON] and event is None:
-            reading[PYTHON] = False
-            ended[PYTHON] = state.python_stopped = (
-                f"the Python loader stopped at a record of {name} that is no Event",
-                "",
-            )
-            state.findings.append(
-                Finding(
-                    state.name,
-                    name,
-                    PYTHON,
-                    Effect.LOST,
-                    f"the record at byte {offset} is no Event: the Python loader's reload thread dies there, "
-                    "so runs it has not loaded yet stay empty and nothing is reloaded (with --reload_task "
-                    "blocking, TensorBoard does not start)",
-                    "remove or repair the file",
-                )
-            )
-        if event is None:
-            continue
-        if reading[DEFAULT] and math.isnan(event.wall_time):
-            _end(ended, reading, DEFAULT, name, offset, "an event whose wall_time is NaN")
-        for loader in (DEFAULT, PYTHON):
-            if not reading[loader] and loader in ended:
-                _lose_event(state, event, loader, *ended[loader])
-        if reading[DEFAULT]:
-            _default_event(state, event)
-        if reading[PYTHON]:
-            _python_event(state, event, initial)
-        if event.WhichOneof("what") == "summary":
-            if math.isfinite(event.wall_time):
-                first = event.wall_time if math.isnan(first) else first
-                last = event.wall_time
-            for value in event.summary.value:
-                state.view(value, event.step)
-    if problems:  # a bad length CRC: nothing after it can be found, by any reader
-        offset = problems[0].offset
+    plain = records.plain & np.isfinite(records.wall) if BULK else np.zeros(len(records.starts), dtype=bool)
+    done = 0
+    for index in [*np.nonzero(~plain)[0].tolist(), len(plain)]:
+        if index > done:
+            _plain_events(state, file, data, records, done, index)
+        if index < len(plain):
+            _record(state, file, data, records, index)
+        done = index + 1
+    if records.problems:  # a bad length CRC: nothing after it can be found, by any reader
+        offset = records.problems[0].offset
         state.findings.append(
             Finding(
                 state.name,
-                name,
+                file.name,
                 BOTH,
                 Effect.LOST,
                 f"a bad length CRC at byte {offset}: both loaders stop reading the file there "
@@ -272,7 +291,120 @@ def _read_file(state: _Run, path: str, data: bytes) -> tuple[float, float] | Non
                 "the bytes are damaged: restore the file from a copy",
             )
         )
-    return None if math.isnan(first) else (first, last)
+    return None if math.isnan(file.first) else (file.first, file.last)
+
+
+BULK = True  # take plain scalar events in bulk (tests switch it off to compare)
+
+
+def _record(state: _Run, file: _File, data: bytes, records: PlainScalars, index: int) -> None:
+    """One record, through protobuf."""
+    start, length, data_ok = int(records.starts[index]), int(records.lengths[index]), bool(records.good[index])
+    offset, reading, ended = start - 12, file.reading, file.ended
+    try:
+        event: Event | None = Event.FromString(data[start : start + length])
+    except Exception:  # protobuf raises DecodeError or RuntimeError by backend
+        event = None
+    if event is None and reading[DEFAULT]:
+        _end(ended, reading, DEFAULT, file.name, offset, "a record that is no Event")
+    if reading[PYTHON] and not data_ok:
+        _end(ended, reading, PYTHON, file.name, offset, "a record whose data CRC does not match")
+    elif reading[PYTHON] and event is None:
+        reading[PYTHON] = False
+        ended[PYTHON] = state.python_stopped = (
+            f"the Python loader stopped at a record of {file.name} that is no Event",
+            "",
+        )
+        state.findings.append(
+            Finding(
+                state.name,
+                file.name,
+                PYTHON,
+                Effect.LOST,
+                f"the record at byte {offset} is no Event: the Python loader's reload thread dies there, "
+                "so runs it has not loaded yet stay empty and nothing is reloaded (with --reload_task "
+                "blocking, TensorBoard does not start)",
+                "remove or repair the file",
+            )
+        )
+    if event is None:
+        return
+    if reading[DEFAULT] and math.isnan(event.wall_time):
+        _end(ended, reading, DEFAULT, file.name, offset, "an event whose wall_time is NaN")
+    for loader in (DEFAULT, PYTHON):
+        if not reading[loader] and loader in ended:
+            _lose_event(state, event, loader, *ended[loader])
+    if reading[DEFAULT]:
+        _default_event(state, event)
+    if reading[PYTHON]:
+        _python_event(state, event, file.initial)
+    if event.WhichOneof("what") == "summary":
+        file.saw(event.wall_time)
+        for value in event.summary.value:
+            state.view(value, event.step)
+
+
+def _plain_events(state: _Run, file: _File, data: bytes, records: PlainScalars, start: int, end: int) -> None:
+    """Records ``start`` to ``end``, plain scalar events all, tag by tag: within such a
+    stretch no tag's values bear on another's (but for the Python loader's purge in files
+    before ``brain.Event:2``, which the stretch then goes through one by one)."""
+    python = state.python
+    if file.reading[PYTHON] and not (python.file_version is not None and python.file_version >= 2):
+        for index in range(start, end):
+            _record(state, file, data, records, index)
+        return
+    tags, steps = records.tag[start:end], records.step[start:end]
+    file.saw(float(records.wall[start]))
+    file.saw(float(records.wall[end - 1]))
+    order = np.argsort(tags, kind="stable")
+    codes, first_index, counts = np.unique(tags[order], return_index=True, return_counts=True)
+    groups = sorted(zip(order[first_index].tolist(), codes.tolist(), first_index.tolist(), counts.tolist()))
+    for _, code, at, count in groups:
+        tag = cast(str, records.names[code])  # plain events have UTF-8 tags
+        tag_steps = steps[order[at : at + count]]
+        _plain_view(state, tag, tag_steps)
+        for loader in (DEFAULT, PYTHON):
+            if not file.reading[loader]:
+                if loader in file.ended:
+                    state.unread[loader].setdefault(tag, _Losses()).lose(*file.ended[loader], int(tag_steps[0]), count)
+                continue
+            if loader == DEFAULT:
+                _plain_default(state, tag, tag_steps)
+            else:
+                _plain_python(state, file, tag, tag_steps)
+    if file.reading[PYTHON]:
+        python.most_recent_step = int(steps[-1])
+
+
+def _plain_view(state: _Run, tag: str, steps: np.ndarray) -> None:
+    view = state.views.get(tag)
+    if view is None:
+        view = state.views[tag] = TagView(state.name, tag, "")
+    view.plugin = view.plugin or "scalars"
+    view.values += len(steps)
+    low, high = int(steps.min()), int(steps.max())
+    view.first_step = low if view.first_step is None else min(view.first_step, low)
+    view.last_step = high if view.last_step is None else max(view.last_step, high)
+
+
+def _plain_default(state: _Run, tag: str, steps: np.ndarray) -> None:
+    series = state.default.get(tag)
+    if series is None:
+        series = state.default[tag] = _DefaultSeries(DATA_CLASS_SCALAR, "scalars", None)
+    if series.data_class == DATA_CLASS_UNKNOWN:
+        if series.unknown_reason is not None:
+            series.losses.lose(*series.unknown_reason, int(steps[0]), len(steps))
+        return
+    series.offer_all(steps, None if series.data_class == DATA_CLASS_SCALAR else _other_kind("simple_value", series))
+
+
+def _plain_python(state: _Run, file: _File, tag: str, steps: np.ndarray) -> None:
+    run = state.python
+    first_plugin, first_class = file.initial.setdefault(tag, ("scalars", DATA_CLASS_UNKNOWN))
+    if tag not in run.metadata:
+        data_class = DATA_CLASS_UNKNOWN if first_class else _CLASS_OF_PLUGIN.get(first_plugin, DATA_CLASS_UNKNOWN)
+        run.metadata[tag] = ("scalars", data_class)
+    _python_series(run, tag).steps.extend(steps.tolist())
 
 
 def _end(
@@ -351,15 +483,19 @@ def _default_series(value: Summary.Value) -> _DefaultSeries:
     return _DefaultSeries(DATA_CLASS_UNKNOWN, plugin, reason)
 
 
+def _other_kind(kind: str, series: _DefaultSeries) -> tuple[str, str]:
+    return (
+        f"{_KIND_NAMES.get(kind, 'a ' + kind)} value under a tag whose first value made it "
+        f"a {_CLASS_NAMES[series.data_class]} tag: the default loader drops it",
+        "log each kind of data under its own tag",
+    )
+
+
 def _default_refusal(value: Summary.Value, series: _DefaultSeries) -> tuple[str, str] | None:
     """Why the default loader drops this value of the series, or None if it keeps it."""
     kind = value.WhichOneof("value") or ""
     data_class = series.data_class
-    other_kind = (
-        f"{_KIND_NAMES.get(kind, 'a ' + kind)} value under a tag whose first value made it "
-        f"a {_CLASS_NAMES[data_class]} tag: the default loader drops it",
-        "log each kind of data under its own tag",
-    )
+    other_kind = _other_kind(kind, series)
     if data_class == DATA_CLASS_SCALAR:
         if kind == "simple_value":
             return None
