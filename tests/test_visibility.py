@@ -378,7 +378,7 @@ def _events(draw):
 def test_the_bulk_path_and_protobuf_agree(tmp_path_factory, files, damage):
     """Plain scalar events taken in bulk give what taking every record through protobuf
     gives: the same tags, counts and findings, on any mix of events and damage."""
-    from eventwriter.visibility import loaders
+    from eventwriter.visibility import runs
 
     run = str(tmp_path_factory.mktemp("bulk") / "run")
     for number, (version, events) in enumerate(files):
@@ -389,10 +389,10 @@ def test_the_bulk_path_and_protobuf_agree(tmp_path_factory, files, damage):
             if size:
                 visibility_cases.flip(path, offset % size)
     bulk = check_logdir(os.path.dirname(run))
-    loaders.BULK = False
+    runs.BULK = False
     try:
         one_by_one = check_logdir(os.path.dirname(run))
     finally:
-        loaders.BULK = True
+        runs.BULK = True
     assert bulk.tags == one_by_one.tags
     assert bulk.findings == one_by_one.findings

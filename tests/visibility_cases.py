@@ -206,7 +206,6 @@ def write_cases(logdir):
     )
     flip(bad_length, record_offsets(bad_length)[3] + 9)  # the length CRC of the record of step 2
 
-
     write_file(
         join(logdir, "profile_empty"),
         [file_version(), *(summary(s, simple("x", s)) for s in range(3))],

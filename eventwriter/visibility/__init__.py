@@ -4,7 +4,7 @@
 tensorboard needed) and predicts, per run and tag, what each of TensorBoard's two
 loaders keeps: the Rust data server (the default) and the Python loader
 (``--load_fast=false``). The rules, taken from tensorboard 2.21's source, are in
-``eventwriter.visibility.loaders`` (event data) and ``eventwriter.visibility.projector``
+``eventwriter.visibility.default_loader`` and ``python_loader`` (event data) and ``eventwriter.visibility.projector``
 (the projector's files); tests/interop/test_visibility_server.py checks each one against
 the real server.
 
@@ -23,8 +23,8 @@ from typing import Any
 from eventwriter.logdir import SkippedEntry, find_event_files, open_regular
 from eventwriter.storage.remote import is_url
 from eventwriter.visibility.findings import BOTH, DEFAULT, LOADERS, PROJECTOR, PYTHON, Effect, Finding
-from eventwriter.visibility.loaders import TagView, check_run
 from eventwriter.visibility.projector import check_projector
+from eventwriter.visibility.runs import TagView, check_run
 
 __all__ = [
     "BOTH",

@@ -245,6 +245,12 @@ def test_the_cli_reads_s3_with_fsspecs_environment_configuration(s3, bucket):
     command = [sys.executable, "-c", "import sys; from eventwriter.cli import main; sys.exit(main())"]
     validate = subprocess.run([*command, "validate", f"s3://{bucket}"], env=environment, capture_output=True, text=True)
     assert validate.returncode == 0, validate.stderr
+    validate = subprocess.run(
+        [*command, "validate", "--tensorboard", f"s3://{bucket}"], env=environment, capture_output=True, text=True
+    )
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    assert "TensorBoard reads s3:// log dirs with its Python loader only" in validate.stdout
+    assert "shown: --load_fast=false 1" not in validate.stdout  # a sound tag is not listed
     export = subprocess.run(
         [*command, "export", "--format", "jsonl", f"s3://{bucket}/run"], env=environment, capture_output=True, text=True
     )
