@@ -37,6 +37,7 @@ from typing import Any, TextIO
 from eventwriter.errors import DamagedRecordWarning, RecordError
 from eventwriter.proto.event_pb2 import Event
 from eventwriter.reader import ScalarPoint, SkippedEntry, find_event_files, iter_events, value_kind
+from eventwriter.storage.remote import is_url
 from eventwriter.validate import validate
 
 __all__ = ["main"]
@@ -290,13 +291,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         find_event_files(args.logdir)
         with open(args.output, "w", newline="", encoding="utf-8") as out:
             return _export(args.logdir, args.format, out)
-    except BrokenPipeError:  # the reader of our output went away (| head): not an error
+    except BrokenPipeError as exc:  # the reader of our output went away (| head): not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 0
-    except OSError as exc:
-        print(f"eventwriter {args.command}: {exc}", file=sys.stderr)
-        return 2
+        return int(getattr(exc, "status", 0))  # validate's verdict, known before it printed
+    except (OSError, ImportError) as exc:
+        return _failed(args, str(exc))
+    except Exception as exc:  # a remote file system's own errors (no credentials, say)
+        if not is_url(args.logdir):
+            raise
+        return _failed(args, f"{type(exc).__name__}: {exc}")
+
+
+def _failed(args: argparse.Namespace, message: str) -> int:
+    """A usage error, or a log dir that cannot be read: exit status 2, the message on
+    stderr (and, for validate --json, as a JSON document too)."""
+    print(f"eventwriter {args.command}: {message}", file=sys.stderr)
+    if args.command == "validate" and args.json:
+        print(json.dumps({"logdir": args.logdir, "status": "error", "exit_status": 2, "error": message}))
+    return 2
 
 
 if __name__ == "__main__":  # python -m eventwriter.cli

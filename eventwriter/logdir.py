@@ -99,7 +99,9 @@ def find_event_files(
     """Map each run (directory relative to ``logdir``, "." for itself) to its event files.
 
     Files are those with "tfevents" in their name that are regular files or symlinks to
-    one, in name order (TensorBoard's order). Nothing is opened.
+    one, in name order (TensorBoard's order). Symlinked directories are followed, as both
+    of TensorBoard's loaders follow them (a directory reached twice is walked once).
+    Nothing is opened.
 
     Args:
         logdir: a log dir, or a single event file (its run is ".").
@@ -135,7 +137,13 @@ def find_event_files(
         )
 
     runs: dict[str, list[str]] = {}
-    for directory, subdirs, files in os.walk(logdir, onerror=unlistable):
+    walked: set[str] = set()  # directories as their real paths: a symlink loop is walked once
+    for directory, subdirs, files in os.walk(logdir, onerror=unlistable, followlinks=True):
+        real = os.path.realpath(directory)
+        if real in walked:
+            subdirs.clear()
+            continue
+        walked.add(real)
         subdirs.sort()
         named = [os.path.join(directory, name) for name in sorted(subdirs + files) if "tfevents" in name]
         paths = [path for path in named if _is_regular(path, left_out)]
@@ -186,7 +194,7 @@ def _is_regular(path: str, left_out: list[SkippedEntry]) -> bool:
     try:
         check_regular(path)
     except OSError as exc:
-        searched = os.path.isdir(path) and not os.path.islink(path)  # os.walk does not follow links
+        searched = os.path.isdir(path)  # walked like any other directory (links followed)
         reason = SkippedEntry.from_error(path, exc).reason
         left_out.append(SkippedEntry(path, f"{reason} (searched for runs)" if searched else reason, searched))
         return False

@@ -45,23 +45,40 @@ def validate(logdir: str, out: TextIO, *, tensorboard: bool = False, as_json: bo
     corrupt = sum(not file.sound for file in checked)
     visibility = check_logdir(logdir) if tensorboard else None
     status = 1 if corrupt or unchecked else (LOSES_DATA if visibility is not None and visibility.loses_data else 0)
-    if as_json:
-        json.dump(_document(logdir, checked, unread, visibility, status), out, indent=1, default=_json_number)
-        out.write("\n")
-        return status
+    try:
+        if as_json:
+            json.dump(_document(logdir, checked, unread, visibility, status), out, indent=1, default=_json_number)
+            out.write("\n")
+        else:
+            _write(logdir, files, checked, unread, visibility, out)
+    except BrokenPipeError as exc:  # the reader went away (| head): the status still tells
+        exc.status = status  # type: ignore[attr-defined]
+        raise
+    return status
+
+
+def _write(
+    logdir: str,
+    files: list[str],
+    checked: list[_Checked],
+    unread: list[SkippedEntry],
+    visibility: Visibility | None,
+    out: TextIO,
+) -> None:
+    unchecked = sum(not entry.searched for entry in unread)
+    corrupt = sum(not file.sound for file in checked)
     for entry in unread:
         what = "note:" if entry.searched else "skipped"
         print(f"eventwriter validate: {what} {entry.path}: {entry.reason}", file=sys.stderr)
     if not files and not unchecked:
         print(f"{logdir}: no event files", file=out)
-        return status
+        return
     for file in checked:
         _print_file(file, out)
     could_not = f", {unchecked} could not be checked (see stderr)" if unchecked else ""
     print(f"{len(checked)} file(s) checked, {corrupt} corrupt{could_not}", file=out)
     if visibility is not None:
         _print_visibility(visibility, out)
-    return status
 
 
 def _scan(files: list[str], skipped: list[SkippedEntry]) -> tuple[list[_Checked], list[SkippedEntry]]:

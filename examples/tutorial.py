@@ -14,7 +14,8 @@ from eventwriter. It logs
   - a text summary of the run;
   - the tutorial's small examples: grouped scalars (Group1/data1, ...), x·sin x, x·cos x
     and tan x on one chart, and the "distribution centers" histograms;
-then it checks every event file it wrote and prints the command that opens them.
+then it checks every event file it wrote, and what TensorBoard will show of them
+(eventwriter.visibility), and prints the command that opens them.
 Each section's code is in a short script of its own in examples/.
 
     python examples/tutorial.py [--data-dir data] [--logdir runs/lenet5] [--epochs N]
@@ -43,6 +44,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from eventwriter import SummaryWriter  # was: from torch.utils.tensorboard import SummaryWriter
 from eventwriter.reader import find_event_files, scan_file
+from eventwriter.visibility import check_logdir
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the section scripts next to this one
 from embeddings import log_embedding
@@ -273,6 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     if damaged:
         return 1
     print(f"Checked {len(files)} event files ({sum(r.records for r in reports)} records): all sound.")
+    visibility = check_logdir(args.logdir)  # what TensorBoard's loaders and projector will show of them
+    for finding in visibility.findings:
+        print(f"TensorBoard: {finding.run} {finding.subject}: {finding.effect.value}: {finding.reason}")
+    if visibility.loses_data:
+        return 1
+    print(f"TensorBoard will show all of it ({len(visibility.tags)} tags).")
     # The tensorboard next to this Python (the venv's), if the tutorial extra installed it.
     beside = os.path.join(os.path.dirname(sys.executable), "tensorboard")
     tensorboard = "tensorboard"

@@ -66,7 +66,7 @@ def test_what_each_loader_keeps_of_each_case(cases):
         ("one_step", DEFAULT, Effect.REPLACED, 4, "same or an earlier step"),
         ("restart", DEFAULT, Effect.REPLACED, 2, "same or an earlier step"),
         ("session_restart", PYTHON, Effect.REPLACED, 3, "SessionLog.START"),
-        ("mixed_kinds", DEFAULT, Effect.LOST, 1, "an image value under a tag whose first value made it a scalar tag"),
+        ("mixed_kinds", DEFAULT, Effect.LOST, 1, "an image under a tag whose first value made it a scalar tag"),
         ("mixed_kinds", PYTHON, Effect.LOST, 3, "HTTP 500"),
         ("two_numbers", PYTHON, Effect.LOST, 4, "holds 2 numbers"),
         ("bad_data_crc", PYTHON, Effect.LOST, 4, "data CRC does not match"),
@@ -396,3 +396,57 @@ def test_the_bulk_path_and_protobuf_agree(tmp_path_factory, files, damage):
         runs.BULK = True
     assert bulk.tags == one_by_one.tags
     assert bulk.findings == one_by_one.findings
+
+
+def test_what_stops_a_loader_altogether(tmp_path):
+    """A FIFO named like an event file, a length field no Event can have, a value with an
+    empty tag and a node name, and an event file given as the log dir."""
+    import struct
+
+    from eventwriter.record import footer
+
+    logdir = str(tmp_path / "logs")
+    os.makedirs(os.path.join(logdir, "fifo"))
+    os.mkfifo(os.path.join(logdir, "fifo", "events.out.tfevents.pipe"))
+    path = write_file(os.path.join(logdir, "huge"), [file_version(), summary(0, simple("x", 0.0))])
+    with open(path, "ab") as handle:
+        length = struct.pack("<Q", 1 << 40)
+        handle.write(length + footer(length))
+    value = tensor_value("", [1.0])
+    value.node_name = "node"
+    write_file(os.path.join(logdir, "node"), [file_version(), summary(0, value)])
+    found = {(f.run, f.loader): f.reason for f in check_logdir(logdir).findings}
+    assert "waits for a writer forever" in found["fifo", PYTHON]
+    assert f"claims {1 << 40} bytes" in found["huge", BOTH]
+    assert "node_name 'node'" in found["node", PYTHON]
+    path = write_file(str(tmp_path / "single"), [file_version(), summary(0, simple("x", 0.0))])
+    ((subject, loader, reason),) = [(f.subject, f.loader, f.reason) for f in check_logdir(path).findings]
+    assert (subject, loader) == (os.path.basename(path), BOTH) and "TensorBoard takes a directory" in reason
+
+
+def test_projector_limits_of_the_page(tmp_path):
+    logdir = str(tmp_path)
+    directory = embedding_run(logdir, label_img=np.zeros((4, 3, 5, 5)))
+    write(directory, "sprite.png", b"not an image")
+    config = os.path.join(logdir, "run", "projector_config.pbtxt")
+    with open(config) as handle:
+        text = handle.read()
+    with open(config, "w") as handle:
+        handle.write(text.replace('tensor_path: "', 'tensor_shape: 4\ntensor_shape: 2\ntensor_path: "'))
+    reasons = [reason for _, _, reason in projector_findings(logdir)]
+    assert any("no image the page can show" in reason for reason in reasons)  # Pillow tells (a test dependency)
+    assert any("tensor_shape [4, 2] differs from the tensor file's 4 rows of 3" in reason for reason in reasons)
+    big = os.path.join(str(tmp_path), "big")
+    with SummaryWriter(big) as writer:
+        writer.add_embedding(np.zeros((100_001, 1)), tag="many")
+    (reason,) = [reason for run, _, reason in projector_findings(logdir) if run == "big"]
+    assert "100001 points: the page reads only the first 100,000" in reason
+
+
+def test_a_run_the_default_loader_does_not_list(tmp_path):
+    logdir = str(tmp_path)
+    embedding_run(logdir, run="empty")
+    (events,) = [name for name in os.listdir(os.path.join(logdir, "empty")) if "tfevents" in name]
+    open(os.path.join(logdir, "empty", events), "wb").close()
+    (finding,) = check_logdir(logdir).findings
+    assert (finding.run, finding.loader, finding.effect) == ("empty", DEFAULT, Effect.LOST)

@@ -218,6 +218,54 @@ def write_cases(logdir):
         [file_version(), *(summary(s, histogram("h", s)) for s in range(150))],
     )
     write_file(join(logdir, ".hidden"), [file_version(), *(summary(s, simple("x", s)) for s in range(2))])
+    target = logdir.rstrip(os.sep) + "-link-target"  # a run outside the log dir, linked into it
+    write_file(target, [file_version(), *(summary(s, simple("x", s)) for s in range(2))])
+    os.symlink(target, join(logdir, "linked"))
+    text = lambda s, metadata=True: tensor_value("t", [f"text {s}"], dtype=DT_STRING, plugin="text", metadata=metadata)  # noqa: E731
+    write_file(
+        join(logdir, "inf_first_value"),
+        [
+            file_version(),
+            summary(0, text(0), wall_time=float("inf")),
+            *(summary(s, text(s, False)) for s in range(1, 5)),
+        ],
+    )
+    write_file(
+        join(logdir, "sample_then_restart"),
+        [file_version(), *(summary(s, simple("x", s)) for s in [*range(3000), *range(1000, 1500)])],
+    )
+    write_file(
+        join(logdir, "dropped_in_sample"),
+        [
+            file_version(),
+            *(
+                summary(s, simple("x", s) if s % 2 == 0 else tensor_value("x", [s], dtype=DT_DOUBLE))
+                for s in range(2000)
+            ),
+        ],
+    )
+    write_file(join(logdir, "purge_after_sample"), [*(summary(s, text(s)) for s in [*range(30), 5])])
+    write_file(
+        join(logdir, "version_bare"), [file_version("2"), *(summary(s, simple("x", s)) for s in [0, 1, 2, 3, 4, 2])]
+    )
+    write_file(
+        join(logdir, "version_odd"), [file_version("foo:2"), *(summary(s, simple("x", s)) for s in [0, 1, 2, 3, 4, 2])]
+    )
+    write_file(join(logdir, "same_step_images"), [file_version(), *(summary(0, image("i")) for _ in range(3))])
+    write_file(
+        join(logdir, "text_then_simple"),
+        [
+            file_version(),
+            summary(0, text(0)),
+            summary(1, text(1, False)),
+            summary(2, simple("t", 1.0)),
+            summary(3, text(3, False)),
+        ],
+    )
+    write_file(
+        join(logdir, "image_then_simple"),
+        [file_version(), summary(0, image("i")), summary(1, image("i")), summary(2, simple("i", 1.0))],
+    )
 
 
 def histogram(tag, step):
@@ -257,6 +305,23 @@ EXPECTED = {
     ("truncated", "x"): (3, 3),
     ("many_histograms", "h"): (100, 150),
     (".hidden", "x"): (2, 2),
+    ("linked", "x"): (2, 2),
+    ("inf_first_value", "t"): (0, 5),
+    ("sample_then_restart", "x"): (1000, 1000),
+    ("dropped_in_sample", "x"): (1000, 1000),
+    ("purge_after_sample", "t"): (6, 6),
+    ("version_bare", "x"): (3, 6),
+    ("version_odd", "x"): (3, 3),
+    ("same_step_images", "i"): (1, 1),
+    ("text_then_simple", "t"): (3, 0),
+    ("image_then_simple", "i"): (2, 2),
+}
+
+# the cases where a loader's count is only an upper bound (its sample shrank or holds dropped values)
+INEXACT = {
+    ("sample_then_restart", "x"): {"default"},
+    ("dropped_in_sample", "x"): {"default"},
+    ("purge_after_sample", "t"): {"python"},
 }
 
 

@@ -81,12 +81,28 @@ def check_logdir(logdir: str | os.PathLike[str], *, storage_options: Mapping[str
     loaders = LOADERS if not remote or logdir.startswith("gs://") else (PYTHON,)
     report = Visibility(logdir, loaders)
     runs = find_event_files(logdir, skipped=report.unread, storage_options=storage_options)
+    unlisted = set()
     for run, paths in runs.items():
-        tags, findings = check_run(run, _contents(paths, storage_options, report.unread))
-        report.tags.extend(tags)
-        report.findings.extend(finding for finding in findings if finding.loader in (*loaders, BOTH))
+        checked = check_run(run, _contents(paths, storage_options, report.unread))
+        report.tags.extend(checked.tags)
+        report.findings.extend(finding for finding in checked.findings if finding.loader in (*loaders, BOTH))
+        if not checked.listed:
+            unlisted.add(run)
+    report.findings.extend(_entries(logdir, report.unread))
     if not remote and os.path.isdir(logdir):
-        report.findings.extend(check_projector(logdir, runs))
+        report.findings.extend(f for f in check_projector(logdir, runs, unlisted) if f.loader in (*loaders, PROJECTOR))
+    if not remote and os.path.isfile(logdir):
+        report.findings.append(
+            Finding(
+                ".",
+                os.path.basename(logdir),
+                BOTH,
+                Effect.LOST,
+                "TensorBoard takes a directory: given an event file as --logdir it shows nothing (the Python "
+                "loader refuses it, the default loader finds no runs)",
+                f"start tensorboard with --logdir {os.path.dirname(logdir) or '.'}",
+            )
+        )
     if remote and loaders == (PYTHON,):
         scheme = logdir.split("://", 1)[0]
         report.findings.append(
@@ -99,6 +115,27 @@ def check_logdir(logdir: str | os.PathLike[str], *, storage_options: Mapping[str
             )
         )
     return report
+
+
+def _entries(logdir: str, unread: list[SkippedEntry]) -> list[Finding]:
+    """Entries named like event files that no reader can read, which stop the Python
+    loader: a FIFO, which it opens and waits on forever."""
+    findings = []
+    for entry in unread:
+        if "FIFO" in entry.reason:
+            run = os.path.relpath(os.path.dirname(entry.path), logdir)
+            findings.append(
+                Finding(
+                    run,
+                    os.path.basename(entry.path),
+                    PYTHON,
+                    Effect.LOST,
+                    "a FIFO named like an event file: the Python loader opens it and waits for a writer forever, "
+                    "so it never finishes loading (with --reload_task blocking, TensorBoard never starts)",
+                    "remove it, or give it a name without 'tfevents'",
+                )
+            )
+    return findings
 
 
 def _contents(

@@ -51,8 +51,25 @@ class DefaultSeries:
         self.steps: list[int] = []
         self.valid: list[bool] = []
         self.losses = Losses()
+        self.offered = 0  # values offered in all (the reservoir's count of what it has seen)
+        self.replaced_when_full = False  # a step went back after the reservoir began to sample
+
+    @property
+    def keeps(self) -> int:
+        return DEFAULT_KEEPS.get(self.data_class, 0)
+
+    @property
+    def exact(self) -> bool:
+        """Whether ``min(kept values, keeps)`` is what the server keeps. It is not when
+        the sample holds dropped values (they take slots), or when a step went back after
+        sampling began (the reservoir shrinks and refills only by chance)."""
+        sampled = len(self.steps) > self.keeps or self.replaced_when_full
+        return not sampled or (all(self.valid) and not self.replaced_when_full)
 
     def offer(self, step: int, why_not: tuple[str, str] | None) -> None:
+        if self.steps and self.steps[-1] >= step and self.offered > self.keeps:
+            self.replaced_when_full = True
+        self.offered += 1
         while self.steps and self.steps[-1] >= step:
             self.steps.pop()
             if self.valid.pop():
@@ -70,6 +87,9 @@ class DefaultSeries:
         stays = np.ones(count, dtype=bool)
         stays[:-1] = steps[:-1] < later_low[1:]
         cut = bisect.bisect_left(self.steps, int(later_low[0]))
+        if (cut < len(self.steps) or not stays.all()) and self.offered + count > self.keeps:
+            self.replaced_when_full = True  # a step goes back in or into a batch that fills the sample
+        self.offered += count
         # What each replaced value is replaced by: an earlier value ``gone``, by the first
         # of the batch at or below it (the batch's running low reaches it there; the least
         # ``gone`` has the least such step); a value of the batch, by the next one, if that
@@ -96,11 +116,22 @@ class DefaultSeries:
             self.losses.lose(*why_not, int(steps[0]), count)
 
 
-def default_event(tags: dict[str, DefaultSeries], event: Event) -> None:
-    """Take one event into the default loader's ``tags``."""
+def default_event(tags: dict[str, DefaultSeries], dropped: dict[str, Losses], event: Event) -> None:
+    """Take one event into the default loader's ``tags``; the values of an event it drops
+    before they reach a tag (an infinite wall time: the tag is not made) go to ``dropped``."""
     if event.WhichOneof("what") != "summary":
         return
-    infinite = math.isinf(event.wall_time)
+    if math.isinf(event.wall_time):
+        for value in event.summary.value:
+            series = tags.get(value.tag)
+            losses = series.losses if series is not None else dropped.setdefault(value.tag, Losses())
+            losses.lose(
+                f"the event's wall_time is {event.wall_time}: the default loader drops the event"
+                + ("" if series is not None else " (so the tag's first value, and its metadata, is a later one)"),
+                "write finite wall times (walltime=None takes the clock's)",
+                event.step,
+            )
+        return
     for value in event.summary.value:
         series = tags.get(value.tag)
         if series is None:
@@ -108,13 +139,6 @@ def default_event(tags: dict[str, DefaultSeries], event: Event) -> None:
         if series.data_class == DATA_CLASS_UNKNOWN:
             if series.unknown_reason is not None:
                 series.losses.lose(*series.unknown_reason, event.step)
-            continue
-        if infinite:
-            series.losses.lose(
-                f"the event's wall_time is {event.wall_time}: the default loader drops the event",
-                "write finite wall times (walltime=None takes the clock's)",
-                event.step,
-            )
             continue
         series.offer(event.step, default_refusal(value, series))
 
@@ -142,7 +166,13 @@ def default_series(value: Summary.Value) -> DefaultSeries:
         return DefaultSeries(CLASS_OF_PLUGIN[plugin], plugin, None)
     if plugin in CLASS_OF_PLUGIN:
         return DefaultSeries(CLASS_OF_PLUGIN[plugin], plugin, None)
-    if not has_metadata or not plugin:
+    if not kind and not has_metadata:
+        reason = (
+            "the tag's first value is empty (no data, no metadata; torch's add_video writes such a value when "
+            "moviepy is missing): the default loader drops the whole tag",
+            "install moviepy for torch's add_video, or use eventwriter's add_video (Pillow alone)",
+        )
+    elif not has_metadata or not plugin:
         reason = (
             "the tag's first value carries no plugin metadata: the default loader drops the whole tag",
             "write the plugin metadata with the tag's first value (every SummaryWriter method does)",
@@ -159,7 +189,7 @@ def default_series(value: Summary.Value) -> DefaultSeries:
 
 def other_kind(kind: str, series: DefaultSeries) -> tuple[str, str]:
     return (
-        f"{KIND_NAMES.get(kind, 'a ' + kind)} value under a tag whose first value made it "
+        f"{KIND_NAMES[kind]} under a tag whose first value made it "
         f"a {CLASS_NAMES[series.data_class]} tag: the default loader drops it",
         "log each kind of data under its own tag",
     )

@@ -24,7 +24,14 @@ CLASS_NAMES: dict[int, str] = {
     DATA_CLASS_TENSOR: "tensor",
     DATA_CLASS_BLOB_SEQUENCE: "blob sequence",
 }
-KIND_NAMES = {"": "a metadata-only", "image": "an image", "audio": "an audio", "histo": "a histogram"}
+KIND_NAMES = {  # a value's oneof, in words
+    "": "a value without data",
+    "simple_value": "a simple_value",
+    "image": "an image",
+    "audio": "an audio clip",
+    "histo": "a histogram",
+    "tensor": "a tensor",
+}
 UNKNOWN_PLUGIN_FIX = (
     "log with add_scalar, add_histogram or add_text, set metadata.data_class, "
     "or read the values with eventwriter.read_tensors"

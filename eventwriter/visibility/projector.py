@@ -8,9 +8,10 @@ each embedding it resolves ``tensor_path``, ``metadata_path`` and the sprite's
 path that ends up outside it. It reads every tensor file when it looks for configs, on
 a background thread: a tensor file that is missing, is no table of numbers, or whose
 rows differ in length raises there, and the projector then fails for every run of the
-log dir. The page in the browser refuses a sprite larger than 8192 pixels a side, and
-metadata whose row count (blank lines skipped; the header row of a multi-column file
-not counted) differs from the tensor's.
+log dir. The page in the browser reads at most 100,000 points, refuses a sprite larger
+than 8192 pixels a side (or no image at all), lays the numbers out by the config's
+``tensor_shape`` if it has one, and refuses metadata whose row count (blank lines
+skipped; the header row of a multi-column file not counted) differs from the tensor's.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ from __future__ import annotations
 import math
 import os
 import struct
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from eventwriter.projector import CONFIG_NAME, MAX_SPRITE_SIDE
-from eventwriter.visibility.findings import PROJECTOR, Effect, Finding
+from eventwriter.visibility.findings import DEFAULT, PROJECTOR, Effect, Finding
 
 __all__ = ["check_projector"]
 
 _ASSETS = os.path.join("plugins", "projector")
+MAX_POINTS = 100_000  # the page asks the plugin for this many rows of tensor and metadata
 
 
 @dataclass
@@ -39,9 +41,10 @@ class _Context:
         self.findings.append(Finding(self.run, subject, PROJECTOR, Effect.LOST, reason, fix))
 
 
-def check_projector(logdir: str, runs: Iterable[str]) -> list[Finding]:
+def check_projector(logdir: str, runs: Iterable[str], unlisted: Collection[str] = ()) -> list[Finding]:
     """Check every projector config below ``logdir``; ``runs`` are the directories with
-    event files (relative to ``logdir``, "." for itself)."""
+    event files (relative to ``logdir``, "." for itself), ``unlisted`` those of them that
+    the default loader does not list (no event with a finite wall time)."""
     findings: list[Finding] = []
     looked_at = {"."} | set(runs)
     candidates = {os.path.normpath(os.path.join(run, _ASSETS)): run for run in looked_at}
@@ -67,6 +70,18 @@ def check_projector(logdir: str, runs: Iterable[str]) -> list[Finding]:
                 )
             )
             continue
+        if run in unlisted and run != ".":  # the projector always looks in the log dir itself
+            findings.append(
+                Finding(
+                    run,
+                    CONFIG_NAME,
+                    DEFAULT,
+                    Effect.LOST,
+                    "the default loader does not list this run (none of its events has a finite wall time), "
+                    "so the projector never looks for its embeddings there",
+                    "log anything through the run's SummaryWriter, or view with --load_fast=false",
+                )
+            )
         _check_config(_Context(run, directory, findings), os.path.join(directory, CONFIG_NAME))
     return findings
 
@@ -108,6 +123,12 @@ def _check_embedding(context: _Context, info: object) -> None:
     rows = _tensor_rows(context, subject, tensor, list(getattr(info, "tensor_shape", [])))
     if rows is None:
         return
+    if rows > MAX_POINTS:
+        context.lost(
+            subject,
+            f"{rows} points: the page reads only the first {MAX_POINTS:,} (and as many metadata rows)",
+            "log at most 100,000 points per embedding (a random subset, say)",
+        )
     metadata_path = getattr(info, "metadata_path", "")
     if metadata_path:
         metadata = _inside(context, subject, "metadata_path", metadata_path)
@@ -175,6 +196,14 @@ def _tensor_rows(context: _Context, subject: str, path: str, shape: list[int]) -
     elif len(set(widths)) > 1:
         context.lost(subject, f"the tensor file's rows have {min(widths)} to {max(widths)} columns: {broken}", "")
     else:
+        if len(shape) == 2 and shape != [len(widths), widths[0] if widths else 0]:
+            context.lost(
+                subject,
+                f"the config's tensor_shape {shape} differs from the tensor file's {len(widths)} rows of "
+                f"{widths[0] if widths else 0}: the page lays the numbers out by the config (points garbled "
+                "or an error)",
+                "write the tensor_shape of the file, or none",
+            )
         return len(widths)
     return None
 
@@ -214,6 +243,9 @@ def _check_sprite(context: _Context, subject: str, path: str, points: int, singl
     size = _image_size(path)
     if size is None:
         return
+    if size == (0, 0):
+        context.lost(subject, "the sprite is no image the page can show: no thumbnails", "write a PNG sprite")
+        return
     width, height = size
     if max(width, height) > MAX_SPRITE_SIDE:
         context.lost(
@@ -236,7 +268,7 @@ def _check_sprite(context: _Context, subject: str, path: str, points: int, singl
 
 def _image_size(path: str) -> tuple[int, int] | None:
     """(width, height) of a PNG from its header, of other images through Pillow if it is
-    installed; None if unknown."""
+    installed; (0, 0) for what Pillow cannot open; None if unknown."""
     with open(path, "rb") as handle:
         head = handle.read(24)
     if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
@@ -250,4 +282,4 @@ def _image_size(path: str) -> tuple[int, int] | None:
         with Image.open(path) as image:
             return image.size  # type: ignore[no-any-return]
     except OSError:
-        return None
+        return 0, 0

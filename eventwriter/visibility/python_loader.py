@@ -20,10 +20,26 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from eventwriter.proto.event_pb2 import Event, SessionLog
-from eventwriter.proto.summary_pb2 import DATA_CLASS_SCALAR, DATA_CLASS_UNKNOWN, Summary
-from eventwriter.visibility.kinds import CLASS_OF_PLUGIN, IMPLIED, Losses
+from eventwriter.proto.summary_pb2 import (
+    DATA_CLASS_BLOB_SEQUENCE,
+    DATA_CLASS_SCALAR,
+    DATA_CLASS_TENSOR,
+    DATA_CLASS_UNKNOWN,
+    Summary,
+)
+from eventwriter.proto.types_pb2 import DT_FLOAT, DT_STRING
+from eventwriter.visibility.kinds import CLASS_OF_PLUGIN, IMPLIED, KIND_NAMES, Losses
 
-__all__ = ["PYTHON_KEEPS", "PYTHON_KEEPS_OTHERS", "PythonRun", "PythonSeries", "python_event", "python_plain"]
+__all__ = [
+    "PYTHON_KEEPS",
+    "PYTHON_KEEPS_OTHERS",
+    "PythonRun",
+    "PythonSeries",
+    "odd_kind",
+    "python_event",
+    "python_plain",
+    "python_series",
+]
 
 PYTHON_KEEPS = {"scalars": 1000, "histograms": 500, "pr_curves": 100, "images": 10, "audio": 10}
 PYTHON_KEEPS_OTHERS = 10
@@ -31,12 +47,19 @@ PYTHON_KEEPS_OTHERS = 10
 
 @dataclass
 class PythonSeries:
-    """A tag as the Python loader holds it."""
+    """A tag as the Python loader holds it: its values' steps and kinds, in order
+    (``kinds``: None for a simple_value, else the value's oneof, dtype and size)."""
 
     keeps: int
     steps: list[int] = field(default_factory=list)
+    kinds: list[tuple[str, int, int] | None] = field(default_factory=list)
     losses: Losses = field(default_factory=Losses)
     unservable: tuple[str, str] | None = None
+    purged_when_full: bool = False  # a purge after sampling began: fewer than ``keeps`` may stay
+
+    def add(self, step: int, kind: tuple[str, int, int] | None) -> None:
+        self.steps.append(step)
+        self.kinds.append(kind)
 
 
 @dataclass
@@ -60,11 +83,11 @@ def python_event(run: PythonRun, event: Event, initial: dict[str, tuple[str, int
     """Take one event into the Python loader's ``run``; ``initial``: the first value of
     each tag in the event's file."""
     what = event.WhichOneof("what")
-    if what == "file_version":
+    if what == "file_version":  # as plugin_event_accumulator's _ParseFileVersion
         try:
-            run.file_version = float(event.file_version.split(":", 1)[1])
-        except (IndexError, ValueError):
-            pass
+            run.file_version = float(event.file_version.split("brain.Event:")[-1])
+        except ValueError:
+            run.file_version = -1
     if run.file_version is not None and run.file_version >= 2:
         if what == "session_log" and event.session_log.status == SessionLog.START:
             if run.seen_start:
@@ -89,7 +112,11 @@ def python_event(run: PythonRun, event: Event, initial: dict[str, tuple[str, int
             run.metadata[value.tag] = (plugin, data_class)
         if kind in IMPLIED or kind == "tensor" or first_plugin == "hparams":
             series = python_series(run, value.tag)
-            series.steps.append(event.step)
+            if kind == "":  # hparams without data: the loader gives it an empty float tensor
+                series.add(event.step, ("tensor", DT_FLOAT, 0))
+            else:
+                dtype = value.tensor.dtype if kind == "tensor" else 0
+                series.add(event.step, None if kind == "simple_value" else (kind, dtype, elements(value)))
             if kind != "simple_value" and run.metadata.get(value.tag, ("", 0))[1] == DATA_CLASS_SCALAR:
                 numbers = elements(value)
                 if numbers != 1 and series.unservable is None:
@@ -106,12 +133,17 @@ def python_plain(run: PythonRun, initial: dict[str, tuple[str, int]], tag: str, 
     if tag not in run.metadata:
         data_class = DATA_CLASS_UNKNOWN if first_class else CLASS_OF_PLUGIN.get(first_plugin, DATA_CLASS_UNKNOWN)
         run.metadata[tag] = ("scalars", data_class)
-    python_series(run, tag).steps.extend(steps.tolist())
+    series = python_series(run, tag)
+    series.steps.extend(steps.tolist())
+    series.kinds.extend([None] * len(steps))
 
 
 def purge(series: PythonSeries, step: int) -> None:
+    if series.steps and series.steps[-1] >= step and len(series.steps) > series.keeps:
+        series.purged_when_full = True
     while series.steps and series.steps[-1] >= step:
         series.steps.pop()
+        series.kinds.pop()
         series.losses.replace(step)
 
 
@@ -127,3 +159,19 @@ def elements(value: Summary.Value) -> int:
         return 3 * len(value.histo.bucket)
     shape = [dim.size for dim in value.tensor.tensor_shape.dim]
     return math.prod(shape) if shape else 1
+
+
+def odd_kind(kind: tuple[str, int, int] | None, plugin: str, data_class: int) -> str | None:
+    """What a value is, if it is of another kind than its tag's (and the tag's route
+    cannot serve it); None if it fits. ``kind`` as in ``PythonSeries.kinds``."""
+    name, dtype, size = kind if kind is not None else ("simple_value", 0, 1)
+    if data_class == DATA_CLASS_TENSOR:
+        return None if name == "tensor" or IMPLIED.get(name) == plugin else KIND_NAMES[name]
+    if data_class == DATA_CLASS_BLOB_SEQUENCE:
+        if name in IMPLIED:
+            return None if IMPLIED[name] == plugin else KIND_NAMES[name]
+        if dtype != DT_STRING:
+            return "a tensor that is no list of strings"
+        if size < (3 if plugin == "images" else 1):  # an image sequence is [width, height, png, ...]
+            return f"a tensor of {size} string(s)"
+    return None

@@ -7,6 +7,7 @@ records of most files) are taken in bulk, tag by tag, between the others.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import cast
@@ -15,13 +16,16 @@ import numpy as np
 
 from eventwriter.columns import PlainScalars, plain_scalars
 from eventwriter.proto.event_pb2 import Event
-from eventwriter.proto.summary_pb2 import DATA_CLASS_UNKNOWN, Summary
+from eventwriter.proto.summary_pb2 import DATA_CLASS_BLOB_SEQUENCE, DATA_CLASS_TENSOR, DATA_CLASS_UNKNOWN, Summary
+from eventwriter.record import FOOTER_SIZE, HEADER_SIZE, footer
 from eventwriter.visibility.default_loader import DEFAULT_KEEPS, DefaultSeries, default_event, default_plain
 from eventwriter.visibility.findings import BOTH, DEFAULT, PYTHON, Effect, Finding
 from eventwriter.visibility.kinds import CLASS_OF_PLUGIN, IMPLIED, UNKNOWN_PLUGIN_FIX, Losses
-from eventwriter.visibility.python_loader import PythonRun, PythonSeries, python_event, python_plain
+from eventwriter.visibility.python_loader import PythonRun, PythonSeries, odd_kind, python_event, python_plain
 
-__all__ = ["BULK", "TagView", "check_run"]
+__all__ = ["BULK", "MAX_EVENT_BYTES", "RunCheck", "TagView", "check_run"]
+
+MAX_EVENT_BYTES = (1 << 31) - 1  # protobuf's limit on one message
 
 
 @dataclass
@@ -37,6 +41,7 @@ class TagView:
     first_step: int | None = None
     last_step: int | None = None
     shown: dict[str, int] = field(default_factory=dict)
+    exact: dict[str, bool] = field(default_factory=dict)  # False: ``shown`` is only an upper bound
 
 
 @dataclass
@@ -48,6 +53,7 @@ class _Run:
     unread: dict[str, dict[str, Losses]] = field(default_factory=lambda: {DEFAULT: {}, PYTHON: {}})
     python_stopped: tuple[str, str] | None = None  # the Python loader died at a record that is no Event
     findings: list[Finding] = field(default_factory=list)
+    listed: bool = False  # the default loader has read an event with a finite wall time
 
     def view(self, value: Summary.Value, step: int) -> TagView:
         view = self.views.get(value.tag)
@@ -61,7 +67,17 @@ class _Run:
         return view
 
 
-def check_run(run: str, files: Iterable[tuple[str, bytes]]) -> tuple[list[TagView], list[Finding]]:
+@dataclass
+class RunCheck:
+    """What ``check_run`` found: the run's tags, the findings, and whether the default
+    loader lists the run at all (it does only if some event has a finite wall time)."""
+
+    tags: list[TagView]
+    findings: list[Finding]
+    listed: bool
+
+
+def check_run(run: str, files: Iterable[tuple[str, bytes]]) -> RunCheck:
     """What each loader keeps of a run's tags, and the findings, from its event files'
     (path, bytes) in name order."""
     state = _Run(run)
@@ -70,7 +86,8 @@ def check_run(run: str, files: Iterable[tuple[str, bytes]]) -> tuple[list[TagVie
         span = _read_file(state, path, data)
         if span is not None:
             spans.append((path.rsplit("/", 1)[-1], *span))
-    return list(state.views.values()), state.findings + _overlaps(run, spans) + _tag_findings(state)
+    findings = state.findings + _overlaps(run, spans) + _tag_findings(state)
+    return RunCheck(list(state.views.values()), findings, state.listed)
 
 
 def _overlaps(run: str, spans: list[tuple[str, float, float]]) -> list[Finding]:
@@ -139,6 +156,7 @@ def _read_file(state: _Run, path: str, data: bytes) -> tuple[float, float] | Non
         if index < len(plain):
             _record(state, file, data, records, index)
         done = index + 1
+    _check_tail(state, file, data, records)
     if records.problems:  # a bad length CRC: nothing after it can be found, by any reader
         offset = records.problems[0].offset
         state.findings.append(
@@ -153,6 +171,30 @@ def _read_file(state: _Run, path: str, data: bytes) -> tuple[float, float] | Non
             )
         )
     return None if math.isnan(file.first) else (file.first, file.last)
+
+
+def _check_tail(state: _Run, file: _File, data: bytes, records: PlainScalars) -> None:
+    """A record header after the last whole record, whose length CRC holds but whose
+    length no Event can have: both loaders try to take that much."""
+    end = int(records.starts[-1] + records.lengths[-1]) + FOOTER_SIZE if len(records.starts) else 0
+    header = data[end : end + HEADER_SIZE]
+    if records.problems or len(header) < HEADER_SIZE or footer(header[:8]) != header[8:]:
+        return
+    (length,) = struct.unpack("<Q", header[:8])
+    if length > MAX_EVENT_BYTES:
+        state.findings.append(
+            Finding(
+                state.name,
+                file.name,
+                BOTH,
+                Effect.LOST,
+                f"the record at byte {end} claims {length} bytes, more than any Event can hold, and its length "
+                "CRC matches: TensorBoard tries to read that much (the default loader's data server runs out of "
+                "memory or stops loading, and TensorBoard exits; the Python loader fails), so the log dir may "
+                "show nothing",
+                "the bytes are damaged: cut the file at that byte, or restore it from a copy",
+            )
+        )
 
 
 BULK = True  # take plain scalar events in bulk (tests switch it off to compare)
@@ -196,13 +238,34 @@ def _record(state: _Run, file: _File, data: bytes, records: PlainScalars, index:
         if not reading[loader] and loader in ended:
             _lose_event(state, event, loader, *ended[loader])
     if reading[DEFAULT]:
-        default_event(state.default, event)
+        state.listed |= math.isfinite(event.wall_time)
+        default_event(state.default, state.unread[DEFAULT], event)
     if reading[PYTHON]:
         python_event(state.python, event, file.initial)
+        _check_node_names(state, event)
     if event.WhichOneof("what") == "summary":
         file.saw(event.wall_time)
         for value in event.summary.value:
             state.view(value, event.step)
+
+
+def _check_node_names(state: _Run, event: Event) -> None:
+    """A value with an empty tag and a node_name: the Python loader files its data under
+    the node name and its metadata under the empty tag, and then fails listing tags."""
+    for value in event.summary.value if event.WhichOneof("what") == "summary" else ():
+        if not value.tag and value.node_name and not any(f.subject == "''" for f in state.findings):
+            state.findings.append(
+                Finding(
+                    state.name,
+                    "''",
+                    PYTHON,
+                    Effect.LOST,
+                    f"a value with an empty tag and node_name {value.node_name!r}: the Python loader files its "
+                    "data under the node name and its metadata under the empty tag, and its tag lists (the "
+                    "scalars and time series dashboards) then fail for every run (HTTP 500)",
+                    "give every value a tag",
+                )
+            )
 
 
 def _plain_events(state: _Run, file: _File, data: bytes, records: PlainScalars, start: int, end: int) -> None:
@@ -214,6 +277,7 @@ def _plain_events(state: _Run, file: _File, data: bytes, records: PlainScalars, 
         for index in range(start, end):
             _record(state, file, data, records, index)
         return
+    state.listed |= file.reading[DEFAULT]
     tags, steps = records.tag[start:end], records.step[start:end]
     file.saw(float(records.wall[start]))
     file.saw(float(records.wall[end - 1]))
@@ -280,6 +344,8 @@ def _tag_findings(state: _Run) -> list[Finding]:
         view.shown[DEFAULT] = _default_shown(state, view, default, findings)
         view.shown[PYTHON] = _python_shown(state, view, python, findings)
         for loader in (DEFAULT, PYTHON):
+            view.exact.setdefault(loader, True)
+        for loader in (DEFAULT, PYTHON):
             if tag in state.unread[loader]:
                 _report(state, view, loader, state.unread[loader][tag], findings)
     return findings
@@ -289,15 +355,19 @@ def _report(state: _Run, view: TagView, loader: str, losses: Losses, findings: l
     for (reason, fix), (count, first_step) in losses.lost.items():
         findings.append(Finding(state.name, view.tag, loader, Effect.LOST, reason, fix, count, view.values, first_step))
     if losses.replaced:
-        who = "the default loader" if loader == DEFAULT else "the Python loader (after a restart's SessionLog.START)"
+        who = (
+            "the default loader shows the later ones"
+            if loader == DEFAULT
+            else "the Python loader shows the later ones (it replaces values only after a second "
+            "SessionLog.START, or in files older than brain.Event:2)"
+        )
         findings.append(
             Finding(
                 state.name,
                 view.tag,
                 loader,
                 Effect.REPLACED,
-                f"values written again at the same or an earlier step (a restart, or a step logged twice): "
-                f"{who} shows the later ones",
+                f"values written again at the same or an earlier step (a restart, or a step logged twice): {who}",
                 "pass increasing global_step values, unless a restart meant to replace them",
                 losses.replaced,
                 view.values,
@@ -306,17 +376,25 @@ def _report(state: _Run, view: TagView, loader: str, losses: Losses, findings: l
         )
 
 
-def _sampled(state: _Run, view: TagView, loader: str, kept: int, keeps: int, findings: list[Finding]) -> int:
+def _sampled(
+    state: _Run, view: TagView, loader: str, kept: int, keeps: int, findings: list[Finding], exact: bool = True
+) -> int:
+    """How many of ``kept`` values a loader keeping ``keeps`` holds (reported if it
+    samples); ``exact``: False when the sample, once full, lost values to drops or
+    replacements, so that fewer may stay."""
+    view.exact[loader] = exact
     if kept <= keeps:
         return kept
     plugin = view.plugin or "PLUGIN"
+    fewer = "" if exact else " (fewer, where values were dropped or replaced after the sample filled)"
     findings.append(
         Finding(
             state.name,
             view.tag,
             loader,
             Effect.SAMPLED,
-            f"{kept} values, more than the {keeps} kept per tag: a random sample is shown (the last value always)",
+            f"{kept} values, more than the {keeps} kept per tag: a random sample is shown, the last value "
+            f"always{fewer}",
             f"start tensorboard with --samples_per_plugin={plugin}={kept} to keep them all",
             kept - keeps,
             view.values,
@@ -338,11 +416,29 @@ def _default_shown(state: _Run, view: TagView, series: DefaultSeries | None, fin
                 state.name, view.tag, BOTH, Effect.NOTE, f"plugin {series.plugin!r}: no built-in dashboard shows it"
             )
         )
-    return min(valid, _sampled(state, view, DEFAULT, len(series.steps), DEFAULT_KEEPS[series.data_class], findings))
+    keeps = DEFAULT_KEEPS[series.data_class]
+    return min(valid, _sampled(state, view, DEFAULT, len(series.steps), keeps, findings, series.exact))
 
 
 def _python_shown(state: _Run, view: TagView, series: PythonSeries | None, findings: list[Finding]) -> int:
     if series is None:
+        stored_none = view.values - sum(
+            count for count, _ in state.unread[PYTHON].get(view.tag, Losses()).lost.values()
+        )
+        if stored_none > 0:  # values without data: nothing to store
+            findings.append(
+                Finding(
+                    state.name,
+                    view.tag,
+                    PYTHON,
+                    Effect.LOST,
+                    "the tag's values hold no data (torch's add_video writes such values when moviepy is "
+                    "missing): the Python loader stores none of them",
+                    "install moviepy for torch's add_video, or use eventwriter's add_video (Pillow alone)",
+                    stored_none,
+                    view.values,
+                )
+            )
         return 0
     plugin, data_class = state.python.metadata.get(view.tag, ("", DATA_CLASS_UNKNOWN))
     if series.unservable is None and data_class == DATA_CLASS_UNKNOWN:
@@ -357,9 +453,67 @@ def _python_shown(state: _Run, view: TagView, series: PythonSeries | None, findi
                 "the tag's first value in the file that gives its plugin carries no metadata, so it gets no data class"
             )
         series.unservable = (f"{why}: the Python loader serves none of the tag's values", fix)
+    if series.unservable is None and data_class == DATA_CLASS_TENSOR:
+        odd = next(
+            (
+                (step, what)
+                for step, kind in zip(series.steps, series.kinds)
+                if (what := odd_kind(kind, plugin, data_class))
+            ),
+            None,
+        )
+        if odd is not None:
+            series.unservable = (
+                f"{odd[1]} at step {odd[0]} under a {plugin} tag: the Python loader's route fails for the whole "
+                "tag (HTTP 500)",
+                "log each kind of data under its own tag",
+            )
     _report(state, view, PYTHON, series.losses, findings)
     if series.unservable is not None:
         lost = len(series.steps)
         findings.append(Finding(state.name, view.tag, PYTHON, Effect.LOST, *series.unservable, lost, view.values))
+        view.exact[PYTHON] = True
         return 0
-    return _sampled(state, view, PYTHON, len(series.steps), series.keeps, findings)
+    if data_class == DATA_CLASS_BLOB_SEQUENCE:
+        return _python_blobs(state, view, series, plugin, findings)
+    return _sampled(state, view, PYTHON, len(series.steps), series.keeps, findings, not series.purged_when_full)
+
+
+def _python_blobs(state: _Run, view: TagView, series: PythonSeries, plugin: str, findings: list[Finding]) -> int:
+    """Images and audio: the Python loader serves the first value of each step, and skips
+    values of another kind."""
+    first_fits: dict[int, bool] = {}
+    odd: dict[str, list[int]] = {}  # what -> [count, first step]
+    repeated, repeated_from = 0, None
+    for step, kind in zip(series.steps, series.kinds):
+        what = odd_kind(kind, plugin, DATA_CLASS_BLOB_SEQUENCE)
+        if what is not None:
+            odd.setdefault(what, [0, step])[0] += 1
+        if step in first_fits:
+            repeated += 1
+            repeated_from = step if repeated_from is None else min(repeated_from, step)
+        else:
+            first_fits[step] = what is None
+    for what, (count, first_step) in odd.items():
+        reason = f"{what} under a {plugin} tag: the Python loader's route skips it"
+        fix = "log each kind of data under its own tag"
+        findings.append(Finding(state.name, view.tag, PYTHON, Effect.LOST, reason, fix, count, view.values, first_step))
+    if repeated:
+        findings.append(
+            Finding(
+                state.name,
+                view.tag,
+                PYTHON,
+                Effect.REPLACED,
+                "values at a step already used: the Python loader shows the first of each step (the default "
+                "loader the last)",
+                "pass a new global_step for each value",
+                repeated,
+                view.values,
+                repeated_from,
+            )
+        )
+    cap = _sampled(state, view, PYTHON, len(series.steps), series.keeps, findings, not series.purged_when_full)
+    if cap < len(series.steps) and (repeated or odd):
+        view.exact[PYTHON] = False  # the sample is taken before the steps are told apart
+    return min(cap, sum(first_fits.values()))

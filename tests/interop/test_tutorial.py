@@ -34,7 +34,7 @@ def test_offline_run_uses_the_bundled_digits(tmp_path):
     logdir = str(tmp_path / "run")
     out = run_tutorial("--dataset", "digits", "--epochs", "1", "--max-batches", "200", "--logdir", logdir)
     assert "Data: digits (scikit-learn), 1437 training and 360 validation images." in out
-    assert "all sound." in out and f"tensorboard --logdir {logdir}" in out
+    assert "all sound." in out and "TensorBoard will show all of it" in out and f"tensorboard --logdir {logdir}" in out
     main = accumulate(logdir)
     assert main.Tags()["images"] == ["Four digits Images", "first 32 training images", "predictions vs. actuals"]
     (image,) = main.Images("Four digits Images")
