@@ -154,7 +154,10 @@ def _print_visibility(visibility: Visibility, out: TextIO) -> None:
         for subject, findings in subjects.items():
             view = views.get((run, subject))
             if view is not None:
-                shown = ", ".join(f"{_LOADER_NAMES[loader]} {view.shown[loader]}" for loader in visibility.loaders)
+                shown = ", ".join(
+                    f"{_LOADER_NAMES[loader]} {'' if view.exact.get(loader, True) else 'at most '}{view.shown[loader]}"
+                    for loader in visibility.loaders
+                )
                 print(f"  {subject!r} ({view.plugin or 'no plugin'}): {view.values} value(s); shown: {shown}", file=out)
             else:
                 print(f"  {subject}", file=out)
@@ -214,6 +217,7 @@ def _document(
                     "first_step": view.first_step,
                     "last_step": view.last_step,
                     "shown": view.shown,
+                    "exact": view.exact,
                 }
                 for view in visibility.tags
             ],
