@@ -297,6 +297,11 @@ def plain_scalars(data: bytes, path: str) -> PlainScalars:
     located = _locate(data, path)
     good = check_data(data, located.starts, located.lengths, path, [])
     plain = located.single & (located.kind == _SIMPLE_VALUE) & (located.position + 5 == located.ends) & good
+    # a ten-byte step whose last byte is above 1 is more than 64 bits: not plain (Rust refuses it)
+    step_at = located.starts + 10  # after the wall time (9 bytes) and the step's key
+    has_step = plain & (located.walk.byte(step_at - 1) == _STEP)
+    _, after = located.walk.varint(step_at, has_step)
+    plain &= ~(has_step & (after - step_at == 10) & (located.walk.byte(after - 1) > 1))
     names, codes = _tag_names(located.walk, located.tag_start[plain], located.tag_length[plain])
     tag = np.full(len(located.starts), -1, dtype=np.int64)
     tag[plain] = codes

@@ -100,8 +100,8 @@ def find_event_files(
 
     Files are those with "tfevents" in their name that are regular files or symlinks to
     one, in name order (TensorBoard's order). Symlinked directories are followed, as both
-    of TensorBoard's loaders follow them (a directory reached twice is walked once).
-    Nothing is opened.
+    of TensorBoard's loaders follow them; a symlink to a directory above it (a loop) is
+    noted in ``skipped`` and not walked again. Nothing is opened.
 
     Args:
         logdir: a log dir, or a single event file (its run is ".").
@@ -137,14 +137,15 @@ def find_event_files(
         )
 
     runs: dict[str, list[str]] = {}
-    walked: set[str] = set()  # directories as their real paths: a symlink loop is walked once
+    real_of = {os.path.normpath(logdir): os.path.realpath(logdir)}
     for directory, subdirs, files in os.walk(logdir, onerror=unlistable, followlinks=True):
-        real = os.path.realpath(directory)
-        if real in walked:
-            subdirs.clear()
-            continue
-        walked.add(real)
         subdirs.sort()
+        for name in list(subdirs):  # a symlink back to a directory above: a loop, walked once
+            path = os.path.join(directory, name)
+            real = real_of[os.path.normpath(path)] = os.path.realpath(path)
+            if os.path.islink(path) and _above(real, directory, real_of):
+                subdirs.remove(name)
+                left_out.append(SkippedEntry(path, LOOP, searched=True))
         named = [os.path.join(directory, name) for name in sorted(subdirs + files) if "tfevents" in name]
         paths = [path for path in named if _is_regular(path, left_out)]
         if paths:
@@ -155,6 +156,21 @@ def find_event_files(
 # On object stores an event file is a series of objects: <name>, then <name>.00000001, ...
 # (eventwriter.storage.remote).
 _LATER_OBJECT = re.compile(r"(.+)\.\d{8}")
+
+
+LOOP = "a symlink to a directory above it (a loop): not walked again"
+
+
+def _above(real: str, directory: str, real_of: dict[str, str]) -> bool:
+    """Whether ``real`` is the real path of ``directory`` or of a directory above it."""
+    path = os.path.normpath(directory)
+    while True:
+        if real_of.get(path) == real:
+            return True
+        parent = os.path.dirname(path)
+        if parent == path or path not in real_of:
+            return False
+        path = parent
 
 
 def series_of(path: str, paths: Collection[str]) -> str | None:

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from visibility_cases import (
     EXPECTED,
+    INEXACT,
     WALL,
     file_version,
     simple,
@@ -29,6 +30,7 @@ from eventwriter import SummaryWriter
 from eventwriter.cli import main
 from eventwriter.png import encode_png
 from eventwriter.proto.event_pb2 import Event, SessionLog
+from eventwriter.proto.summary_pb2 import Summary
 from eventwriter.visibility import BOTH, DEFAULT, PROJECTOR, PYTHON, Effect, check_logdir
 
 
@@ -46,7 +48,44 @@ def findings_of(report, run, subject=None):
 def test_what_each_loader_keeps_of_each_case(cases):
     _, report = cases
     assert {(view.run, view.tag): (view.shown[DEFAULT], view.shown[PYTHON]) for view in report.tags} == EXPECTED
+    bounds = {
+        (view.run, view.tag): {loader for loader, exact in view.exact.items() if not exact} for view in report.tags
+    }
+    assert {key: loaders for key, loaders in bounds.items() if loaders} == INEXACT
     assert report.loaders == (DEFAULT, PYTHON) and report.loses_data
+
+
+def test_the_bulk_path_agrees_on_every_case(cases):
+    from eventwriter.visibility import runs
+
+    logdir, report = cases
+    runs.BULK = False
+    try:
+        one_by_one = check_logdir(logdir)
+    finally:
+        runs.BULK = True
+    assert report.tags == one_by_one.tags and report.findings == one_by_one.findings
+
+
+def test_what_prost_refuses():
+    from eventwriter.visibility.wire import prost_decodes
+
+    value = Summary(value=[simple("x", 1.0)]).SerializeToString()
+    body = b"\x2a" + bytes([len(value)]) + value
+    assert prost_decodes(summary(3, simple("x", 1.0)).SerializeToString())
+    assert prost_decodes(b"\x10\x81\x80\x80\x80\x80\x80\x80\x80\x80\x01" + body)  # -1-ish: ten bytes, last 1
+    assert not prost_decodes(b"\x10\x81\x80\x80\x80\x80\x80\x80\x80\x80\x7f" + body)  # more than 64 bits
+    assert not prost_decodes(b"\x11" + bytes(8) + body)  # step as fixed64
+    assert prost_decodes(b"\x98\x06\x01" + body)  # an unknown field (99, varint) is skipped
+    assert not prost_decodes(b"\x2a\x05" + value[:5])  # cut short
+    import struct
+
+    from eventwriter.proto.tensor_pb2 import TensorProto
+
+    one, two = struct.pack("<f", 1.0), struct.pack("<f", 2.0)
+    assert prost_decodes(b"\x08\x01\x2a\x08" + one + two, TensorProto.DESCRIPTOR)  # float_val packed
+    assert prost_decodes(b"\x08\x01\x2d" + one + b"\x2d" + two, TensorProto.DESCRIPTOR)  # and not packed
+    assert not prost_decodes(b"\x08\x01\x28\x01", TensorProto.DESCRIPTOR)  # float_val as a varint
 
 
 @pytest.mark.parametrize(
@@ -450,3 +489,23 @@ def test_a_run_the_default_loader_does_not_list(tmp_path):
     open(os.path.join(logdir, "empty", events), "wb").close()
     (finding,) = check_logdir(logdir).findings
     assert (finding.run, finding.loader, finding.effect) == ("empty", DEFAULT, Effect.LOST)
+
+
+def test_a_symlink_loop_and_hyperparameters_written_twice(tmp_path):
+    logdir = str(tmp_path)
+    run = os.path.join(logdir, "a", "sub")
+    write_file(run, [file_version(), summary(0, simple("x", 0.0))])
+    os.symlink("..", os.path.join(run, "up"))
+
+    def hparams(content):
+        value = tensor_value("_hparams_/experiment", [], dtype=0, plugin="hparams")
+        value.ClearField("tensor")
+        value.metadata.plugin_data.content = content
+        return value
+
+    write_file(run, [summary(0, hparams(b"first")), summary(0, hparams(b"second"))], name="events.out.tfevents.2.hp")
+    report = check_logdir(logdir)
+    found = {(f.subject, f.loader, f.effect) for f in report.findings}
+    assert ("up", PYTHON, Effect.NOTE) in found
+    assert ("_hparams_/experiment", BOTH, Effect.LOST) in found
+    assert [view.run for view in report.tags] == ["a/sub", "a/sub"]  # the loop read once

@@ -263,6 +263,41 @@ def write_cases(logdir):
         ],
     )
     write_file(
+        join(logdir, "image_with_histogram"),
+        [file_version(), summary(0, image("i")), summary(1, histogram("i", 0)), summary(2, image("i"))],
+    )
+    images = [tensor_value("i", ["1", "1", "png"], dtype=DT_STRING, shape=(3,), plugin="images")]
+    images.append(tensor_value("i", ["1", "1"], dtype=DT_STRING, shape=(2,), metadata=False))
+    images.append(tensor_value("i", ["1", "1", "png"], dtype=DT_STRING, shape=(3,), metadata=False))
+    write_file(
+        join(logdir, "image_of_two_strings"), [file_version(), *(summary(s, images[min(s, 2)]) for s in range(4))]
+    )
+    clip = lambda clips, metadata=False: tensor_value(  # noqa: E731
+        "a", ["wav", ""] * clips, dtype=DT_STRING, shape=(clips, 2), plugin="audio", metadata=metadata
+    )
+    write_file(
+        join(logdir, "audio_of_no_clip"),
+        [file_version(), summary(0, clip(0, True)), summary(1, clip(1)), summary(2, clip(1))],
+    )
+    write_file(
+        join(logdir, "audio_with_simple"),
+        [file_version(), summary(0, clip(1, True)), summary(1, simple("a", 1.0)), summary(2, clip(1))],
+    )
+    write_file(
+        join(logdir, "early_resume"),
+        [file_version(), *(summary(s, simple("x", s)) for s in [*range(10), *range(5, 1200)])],
+    )
+    good = [summary(s, simple("x", s)).SerializeToString() for s in range(3)]
+    value = Summary(value=[simple("x", 1.0)]).SerializeToString()
+    wrong_wire = (
+        b"\x09" + struct.pack("<d", WALL) + b"\x11" + struct.pack("<q", 1) + b"\x2a" + bytes([len(value)]) + value
+    )
+    overlong = (
+        b"\x09" + struct.pack("<d", WALL) + b"\x10\x81" + b"\x80" * 8 + b"\x7f" + b"\x2a" + bytes([len(value)]) + value
+    )
+    write_file(join(logdir, "wrong_wire_type"), [file_version(), good[0], wrong_wire, good[2]])
+    write_file(join(logdir, "overlong_varint"), [file_version(), good[0], overlong, good[2]])
+    write_file(
         join(logdir, "image_then_simple"),
         [file_version(), summary(0, image("i")), summary(1, image("i")), summary(2, simple("i", 1.0))],
     )
@@ -315,6 +350,13 @@ EXPECTED = {
     ("same_step_images", "i"): (1, 1),
     ("text_then_simple", "t"): (3, 0),
     ("image_then_simple", "i"): (2, 2),
+    ("image_with_histogram", "i"): (2, 3),
+    ("image_of_two_strings", "i"): (3, 3),
+    ("audio_of_no_clip", "a"): (0, 0),
+    ("audio_with_simple", "a"): (2, 3),
+    ("early_resume", "x"): (1000, 1000),
+    ("wrong_wire_type", "x"): (1, 3),
+    ("overlong_varint", "x"): (1, 3),
 }
 
 # the cases where a loader's count is only an upper bound (its sample shrank or holds dropped values)

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventwriter.logdir import SkippedEntry, find_event_files, open_regular
+from eventwriter.logdir import LOOP, SkippedEntry, find_event_files, open_regular
 from eventwriter.storage.remote import is_url
 from eventwriter.visibility.findings import BOTH, DEFAULT, LOADERS, PROJECTOR, PYTHON, Effect, Finding
 from eventwriter.visibility.projector import check_projector
@@ -118,10 +118,23 @@ def check_logdir(logdir: str | os.PathLike[str], *, storage_options: Mapping[str
 
 
 def _entries(logdir: str, unread: list[SkippedEntry]) -> list[Finding]:
-    """Entries named like event files that no reader can read, which stop the Python
-    loader: a FIFO, which it opens and waits on forever."""
+    """Entries of the log dir that the Python loader trips on: a FIFO named like an event
+    file, which it opens and waits on forever; a symlink loop, which it walks round."""
     findings = []
     for entry in unread:
+        if entry.reason == LOOP:
+            findings.append(
+                Finding(
+                    os.path.relpath(os.path.dirname(entry.path), logdir),
+                    os.path.basename(entry.path),
+                    PYTHON,
+                    Effect.NOTE,
+                    "a symlink to a directory above it: the Python loader follows the loop and lists the runs "
+                    "below it again and again under longer names, until the system refuses the path (the default "
+                    "loader, and this check, read them once)",
+                    "remove the link",
+                )
+            )
         if "FIFO" in entry.reason:
             run = os.path.relpath(os.path.dirname(entry.path), logdir)
             findings.append(

@@ -53,6 +53,7 @@ class DefaultSeries:
         self.losses = Losses()
         self.offered = 0  # values offered in all (the reservoir's count of what it has seen)
         self.replaced_when_full = False  # a step went back after the reservoir began to sample
+        self.route_fails: tuple[str, str] | None = None  # a value the plugin's route fails on, whole tag
 
     @property
     def keeps(self) -> int:
@@ -87,8 +88,13 @@ class DefaultSeries:
         stays = np.ones(count, dtype=bool)
         stays[:-1] = steps[:-1] < later_low[1:]
         cut = bisect.bisect_left(self.steps, int(later_low[0]))
-        if (cut < len(self.steps) or not stays.all()) and self.offered + count > self.keeps:
-            self.replaced_when_full = True  # a step goes back in or into a batch that fills the sample
+        # a step going back once the sample is full: at the batch's first value, against what
+        # came before; at a later one, against the value before it (the top of the stack)
+        back = np.nonzero(steps[1:] <= steps[:-1])[0] + 1
+        if (self.steps and int(steps[0]) <= self.steps[-1] and self.offered > self.keeps) or (
+            len(back) and self.offered + int(back[-1]) > self.keeps
+        ):
+            self.replaced_when_full = True
         self.offered += count
         # What each replaced value is replaced by: an earlier value ``gone``, by the first
         # of the batch at or below it (the batch's running low reaches it there; the least
@@ -232,6 +238,13 @@ def default_refusal(value: Summary.Value, series: DefaultSeries) -> tuple[str, s
     tensor = value.tensor
     if kind == "tensor" and tensor.dtype == DT_STRING:
         shape = [dim.size for dim in tensor.tensor_shape.dim]
+        if len(shape) == 1 and series.plugin == "images" and shape[0] < 3:
+            return (
+                f"an image tensor of {shape[0]} string(s), not [width, height, image, ...]: the images route skips it",
+                "log images with add_image",
+            )
+        if len(shape) == 2 and shape[1] == 2 and series.plugin == "audio" and shape[0] == 0 and not series.route_fails:
+            series.route_fails = ("an audio value of no clip: the audio route fails for the whole tag (HTTP 500)", "")
         if len(shape) == 1 or (len(shape) == 2 and shape[1] == 2 and series.plugin == "audio"):
             return None
         if not shape and len(tensor.string_val) == 1 and series.plugin in GRAPH_PLUGINS:

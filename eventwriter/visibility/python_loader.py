@@ -27,7 +27,7 @@ from eventwriter.proto.summary_pb2 import (
     DATA_CLASS_UNKNOWN,
     Summary,
 )
-from eventwriter.proto.types_pb2 import DT_FLOAT, DT_STRING
+from eventwriter.proto.types_pb2 import DT_FLOAT
 from eventwriter.visibility.kinds import CLASS_OF_PLUGIN, IMPLIED, KIND_NAMES, Losses
 
 __all__ = [
@@ -162,16 +162,14 @@ def elements(value: Summary.Value) -> int:
 
 
 def odd_kind(kind: tuple[str, int, int] | None, plugin: str, data_class: int) -> str | None:
-    """What a value is, if it is of another kind than its tag's (and the tag's route
-    cannot serve it); None if it fits. ``kind`` as in ``PythonSeries.kinds``."""
-    name, dtype, size = kind if kind is not None else ("simple_value", 0, 1)
+    """What a value is, if its tag's route cannot serve it (a value of another kind under
+    a tensor tag; too few elements under an image tag); None if it is served. ``kind`` as
+    in ``PythonSeries.kinds``. The blob routes take any tensor as a list of its elements."""
+    name, _dtype, size = kind if kind is not None else ("simple_value", 0, 1)
     if data_class == DATA_CLASS_TENSOR:
         return None if name == "tensor" or IMPLIED.get(name) == plugin else KIND_NAMES[name]
-    if data_class == DATA_CLASS_BLOB_SEQUENCE:
-        if name in IMPLIED:
-            return None if IMPLIED[name] == plugin else KIND_NAMES[name]
-        if dtype != DT_STRING:
-            return "a tensor that is no list of strings"
-        if size < (3 if plugin == "images" else 1):  # an image sequence is [width, height, png, ...]
-            return f"a tensor of {size} string(s)"
+    if data_class == DATA_CLASS_BLOB_SEQUENCE and plugin == "images" and size < 3:
+        return f"{KIND_NAMES[name]} of {size} element(s), not [width, height, image, ...]"
+    if data_class == DATA_CLASS_BLOB_SEQUENCE and plugin == "audio" and size == 0:
+        return "an audio value of no clip"
     return None

@@ -7,6 +7,7 @@ records of most files) are taken in bulk, tag by tag, between the others.
 from __future__ import annotations
 
 import math
+import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from eventwriter.visibility.default_loader import DEFAULT_KEEPS, DefaultSeries, 
 from eventwriter.visibility.findings import BOTH, DEFAULT, PYTHON, Effect, Finding
 from eventwriter.visibility.kinds import CLASS_OF_PLUGIN, IMPLIED, UNKNOWN_PLUGIN_FIX, Losses
 from eventwriter.visibility.python_loader import PythonRun, PythonSeries, odd_kind, python_event, python_plain
+from eventwriter.visibility.wire import prost_decodes
 
 __all__ = ["BULK", "MAX_EVENT_BYTES", "RunCheck", "TagView", "check_run"]
 
@@ -54,6 +56,8 @@ class _Run:
     python_stopped: tuple[str, str] | None = None  # the Python loader died at a record that is no Event
     findings: list[Finding] = field(default_factory=list)
     listed: bool = False  # the default loader has read an event with a finite wall time
+    contents: dict[str, bytes] = field(default_factory=dict)  # an hparams tag's first plugin content
+    other_contents: dict[str, list[int]] = field(default_factory=dict)  # tag -> [later other contents, first step]
 
     def view(self, value: Summary.Value, step: int) -> TagView:
         view = self.views.get(value.tag)
@@ -197,6 +201,9 @@ def _check_tail(state: _Run, file: _File, data: bytes, records: PlainScalars) ->
         )
 
 
+_NO_CLIP_FIX = "give every audio value a clip"
+_LONG_VARINT = re.compile(rb"[\x80-\xff]{9}[\x02-\x7f]")  # nine continued bytes, then a last one above 1
+
 BULK = True  # take plain scalar events in bulk (tests switch it off to compare)
 
 
@@ -232,6 +239,13 @@ def _record(state: _Run, file: _File, data: bytes, records: PlainScalars, index:
         )
     if event is None:
         return
+    if reading[DEFAULT]:
+        # Only bytes that are no canonical encoding (unknown fields dropped, the rest written
+        # again) or that hold what may be a varint of more than 64 bits are walked.
+        event.DiscardUnknownFields()
+        payload = data[start : start + length]
+        if (event.ByteSize() != length or _LONG_VARINT.search(payload)) and not prost_decodes(payload):
+            _end(ended, reading, DEFAULT, file.name, offset, "a record the data server's decoder refuses")
     if reading[DEFAULT] and math.isnan(event.wall_time):
         _end(ended, reading, DEFAULT, file.name, offset, "an event whose wall_time is NaN")
     for loader in (DEFAULT, PYTHON):
@@ -247,6 +261,10 @@ def _record(state: _Run, file: _File, data: bytes, records: PlainScalars, index:
         file.saw(event.wall_time)
         for value in event.summary.value:
             state.view(value, event.step)
+            if value.metadata.plugin_data.plugin_name == "hparams":
+                content = value.metadata.plugin_data.content
+                if state.contents.setdefault(value.tag, content) != content:
+                    state.other_contents.setdefault(value.tag, [0, event.step])[0] += 1
 
 
 def _check_node_names(state: _Run, event: Event) -> None:
@@ -323,6 +341,8 @@ def _end(
 
 
 _END_FIXES = {
+    "a record the data server's decoder refuses": "the record holds a field of the wrong wire type or a varint of "
+    "more than 64 bits (damaged bytes, or a writer's fault): restore the file, or fix the writer",
     "an event whose wall_time is NaN": "write finite wall times (walltime=None takes the clock's)",
     "a record whose data CRC does not match": "the bytes are damaged: restore the file from a copy",
     "a record that is no Event": "the bytes are damaged: restore the file from a copy",
@@ -345,6 +365,22 @@ def _tag_findings(state: _Run) -> list[Finding]:
         view.shown[PYTHON] = _python_shown(state, view, python, findings)
         for loader in (DEFAULT, PYTHON):
             view.exact.setdefault(loader, True)
+        if tag in state.other_contents:
+            count, first_step = state.other_contents[tag]
+            findings.append(
+                Finding(
+                    state.name,
+                    tag,
+                    BOTH,
+                    Effect.LOST,
+                    "hyperparameters written again under the same tag with others: the hparams dashboard reads "
+                    "only the tag's first metadata, so the later ones are not shown",
+                    "log the hyperparameters once per run, all of them (each add_hparams call makes a run of its own)",
+                    count,
+                    view.values,
+                    first_step,
+                )
+            )
         for loader in (DEFAULT, PYTHON):
             if tag in state.unread[loader]:
                 _report(state, view, loader, state.unread[loader][tag], findings)
@@ -408,6 +444,10 @@ def _default_shown(state: _Run, view: TagView, series: DefaultSeries | None, fin
         return 0
     _report(state, view, DEFAULT, series.losses, findings)
     if series.data_class == DATA_CLASS_UNKNOWN:
+        return 0
+    if series.route_fails is not None:
+        lost = sum(series.valid)
+        findings.append(Finding(state.name, view.tag, DEFAULT, Effect.LOST, *series.route_fails, lost, view.values))
         return 0
     valid = sum(series.valid)
     if valid and series.plugin and series.plugin not in CLASS_OF_PLUGIN:
@@ -487,6 +527,11 @@ def _python_blobs(state: _Run, view: TagView, series: PythonSeries, plugin: str,
     repeated, repeated_from = 0, None
     for step, kind in zip(series.steps, series.kinds):
         what = odd_kind(kind, plugin, DATA_CLASS_BLOB_SEQUENCE)
+        if what is not None and plugin == "audio":  # the audio route fails on a value of no clip
+            reason = f"{what} at step {step}: the audio route fails for the whole tag (HTTP 500)"
+            lost = len(series.steps)
+            findings.append(Finding(state.name, view.tag, PYTHON, Effect.LOST, reason, _NO_CLIP_FIX, lost, view.values))
+            return 0
         if what is not None:
             odd.setdefault(what, [0, step])[0] += 1
         if step in first_fits:
@@ -495,7 +540,7 @@ def _python_blobs(state: _Run, view: TagView, series: PythonSeries, plugin: str,
         else:
             first_fits[step] = what is None
     for what, (count, first_step) in odd.items():
-        reason = f"{what} under a {plugin} tag: the Python loader's route skips it"
+        reason = f"{what} under an {plugin} tag: the Python loader's route skips it"
         fix = "log each kind of data under its own tag"
         findings.append(Finding(state.name, view.tag, PYTHON, Effect.LOST, reason, fix, count, view.values, first_step))
     if repeated:

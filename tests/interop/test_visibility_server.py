@@ -9,11 +9,13 @@ own writer's files, and for the projector's files.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import struct
 import time
 import urllib.error
+import urllib.request
 
 import numpy as np
 import pytest
@@ -33,6 +35,8 @@ from visibility_cases import (
 
 from eventwriter import RecordWriter, SummaryWriter
 from eventwriter.png import encode_png
+from eventwriter.proto.event_pb2 import Event
+from eventwriter.proto.summary_pb2 import Summary
 from eventwriter.record import footer
 from eventwriter.visibility import BOTH, DEFAULT, PROJECTOR, PYTHON, Effect, check_logdir
 
@@ -40,7 +44,13 @@ skip_unless_tensorboard()
 pytestmark = [pytest.mark.needs_tensorboard, pytest.mark.slow]
 
 LOADERS = {DEFAULT: True, PYTHON: False}  # loader -> load_fast
-ROUTE_LIMITS = {"scalars": 1000, "text": 100, "images": 10, "histograms": 501}  # what a route returns at most
+ROUTE_LIMITS = {
+    "scalars": 1000,
+    "text": 100,
+    "images": 10,
+    "audio": 10,
+    "histograms": 501,
+}  # what a route returns at most
 
 
 def status_of(call):
@@ -63,6 +73,9 @@ def served(server, run, tag, plugin):
     elif plugin == "histograms":  # the distributions route: it keeps up to 501 of them
         listed = tag in server.get_json("data/plugin/histograms/tags").get(run, {})
         route = lambda: server.get_json("data/plugin/distributions/distributions", run=run, tag=tag)  # noqa: E731
+    elif plugin == "audio":
+        listed = tag in server.get_json("data/plugin/audio/tags").get(run, {})
+        route = lambda: server.get_json("data/plugin/audio/audio", run=run, tag=tag, sample=0)  # noqa: E731
     elif plugin == "images":
         listed = tag in server.get_json("data/plugin/images/tags").get(run, {})
         route = lambda: server.get_json("data/plugin/images/images", run=run, tag=tag, sample=0)  # noqa: E731
@@ -138,9 +151,15 @@ def test_a_tag_predicted_unservable_fails_on_the_python_server(loaded):
         for finding in report.findings
         if finding.loader == PYTHON and "HTTP 500" in finding.reason
     }
-    assert unservable == {("mixed_kinds", "m"), ("two_numbers", "x"), ("text_then_simple", "t")}
-    for key in unservable:
+    assert unservable == {
+        ("mixed_kinds", "m"),
+        ("two_numbers", "x"),
+        ("text_then_simple", "t"),
+        ("audio_of_no_clip", "a"),
+    }
+    for key in unservable - {("audio_of_no_clip", "a")}:
         assert got[key][1] == (500 if loader == PYTHON else 200), key
+    assert got["audio_of_no_clip", "a"][1] == 500  # under both loaders
 
 
 def test_torch_writers_files(tmp_path):
@@ -439,3 +458,33 @@ def test_a_run_the_default_loader_does_not_list_hides_its_embeddings(tmp_path):
         with tensorboard_server(logdir, load_fast=load_fast) as server:
             runs = server.get_json("data/plugin/projector/runs")
             assert sorted(runs) == (["listed"] if loader == DEFAULT else ["empty", "listed"]), loader
+
+
+def test_hyperparameters_written_twice_in_one_run(tmp_path):
+    """As PyTorch Lightning does when log_hyperparams is called again with more: the
+    hparams dashboard reads only the tag's first metadata."""
+    pytest.importorskip("torch")
+    from torch.utils.tensorboard.summary import hparams
+
+    logdir = str(tmp_path)
+    summaries = [*hparams({"lr": 0.1, "bs": 4}, {}), *hparams({"lr": 0.1, "bs": 4, "max_epochs": 3}, {})]
+    write_file(
+        os.path.join(logdir, "run"),
+        [
+            file_version(),
+            *(Event(wall_time=WALL, step=0, summary=Summary.FromString(s.SerializeToString())) for s in summaries),
+        ],
+    )
+    report = check_logdir(logdir)
+    lost = {f.subject for f in report.findings if f.effect is Effect.LOST and f.loader == BOTH}
+    assert "_hparams_/experiment" in lost
+    for load_fast in LOADERS.values():
+        with tensorboard_server(logdir, load_fast=load_fast) as server:
+            request = urllib.request.Request(
+                server.url + "data/plugin/hparams/experiment",
+                data=json.dumps({"experimentName": ""}).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                experiment = json.loads(response.read())
+            assert sorted(info["name"] for info in experiment["hparamInfos"]) == ["bs", "lr"]
