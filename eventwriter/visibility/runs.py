@@ -1,7 +1,8 @@
-"""A run's event files, read for both of TensorBoard's loaders: what each keeps of each
-tag, and the findings. Records go through protobuf one by one, the loaders' rules
-(``default_loader``, ``python_loader``) applied in file order; plain scalar events (most
-records of most files) are taken in bulk, tag by tag, between the others.
+"""A run's event files, read for both of TensorBoard's loaders, in file order: records go
+through protobuf one by one, the loaders' rules (``default_loader``, ``python_loader``)
+applied to each; plain scalar events (most records of most files) are taken in bulk, tag
+by tag, between the others. What is found while reading (damage, a loader stopping) is
+a finding here; what each loader then shows of each tag is ``verdicts``'.
 """
 
 from __future__ import annotations
@@ -17,58 +18,18 @@ import numpy as np
 
 from eventwriter.columns import PlainScalars, plain_scalars
 from eventwriter.proto.event_pb2 import Event
-from eventwriter.proto.summary_pb2 import DATA_CLASS_BLOB_SEQUENCE, DATA_CLASS_TENSOR, DATA_CLASS_UNKNOWN, Summary
 from eventwriter.record import FOOTER_SIZE, HEADER_SIZE, footer
-from eventwriter.visibility.default_loader import DEFAULT_KEEPS, DefaultSeries, default_event, default_plain
+from eventwriter.visibility.default_loader import default_event, default_plain
 from eventwriter.visibility.findings import BOTH, DEFAULT, PYTHON, Effect, Finding
-from eventwriter.visibility.kinds import CLASS_OF_PLUGIN, IMPLIED, UNKNOWN_PLUGIN_FIX, Losses
-from eventwriter.visibility.python_loader import PythonRun, PythonSeries, odd_kind, python_event, python_plain
+from eventwriter.visibility.kinds import Losses
+from eventwriter.visibility.python_loader import python_event, python_plain
+from eventwriter.visibility.state import RunState, TagView
+from eventwriter.visibility.verdicts import tag_findings
 from eventwriter.visibility.wire import prost_decodes
 
 __all__ = ["BULK", "MAX_EVENT_BYTES", "RunCheck", "TagView", "check_run"]
 
 MAX_EVENT_BYTES = (1 << 31) - 1  # protobuf's limit on one message
-
-
-@dataclass
-class TagView:
-    """One tag of one run: its plugin (that of its first value with one), how many values
-    its files hold, and how many each loader keeps (``shown``, at most: after drops,
-    replacements and sampling)."""
-
-    run: str
-    tag: str
-    plugin: str
-    values: int = 0
-    first_step: int | None = None
-    last_step: int | None = None
-    shown: dict[str, int] = field(default_factory=dict)
-    exact: dict[str, bool] = field(default_factory=dict)  # False: ``shown`` is only an upper bound
-
-
-@dataclass
-class _Run:
-    name: str
-    views: dict[str, TagView] = field(default_factory=dict)
-    default: dict[str, DefaultSeries] = field(default_factory=dict)
-    python: PythonRun = field(default_factory=PythonRun)
-    unread: dict[str, dict[str, Losses]] = field(default_factory=lambda: {DEFAULT: {}, PYTHON: {}})
-    python_stopped: tuple[str, str] | None = None  # the Python loader died at a record that is no Event
-    findings: list[Finding] = field(default_factory=list)
-    listed: bool = False  # the default loader has read an event with a finite wall time
-    contents: dict[str, bytes] = field(default_factory=dict)  # an hparams tag's first plugin content
-    other_contents: dict[str, list[int]] = field(default_factory=dict)  # tag -> [later other contents, first step]
-
-    def view(self, value: Summary.Value, step: int) -> TagView:
-        view = self.views.get(value.tag)
-        if view is None:
-            view = self.views[value.tag] = TagView(self.name, value.tag, "")
-        if not view.plugin:
-            view.plugin = IMPLIED.get(value.WhichOneof("value") or "") or value.metadata.plugin_data.plugin_name
-        view.values += 1
-        view.first_step = step if view.first_step is None else min(view.first_step, step)
-        view.last_step = step if view.last_step is None else max(view.last_step, step)
-        return view
 
 
 @dataclass
@@ -84,13 +45,13 @@ class RunCheck:
 def check_run(run: str, files: Iterable[tuple[str, bytes]]) -> RunCheck:
     """What each loader keeps of a run's tags, and the findings, from its event files'
     (path, bytes) in name order."""
-    state = _Run(run)
+    state = RunState(run)
     spans: list[tuple[str, float, float]] = []
     for path, data in files:
         span = _read_file(state, path, data)
         if span is not None:
             spans.append((path.rsplit("/", 1)[-1], *span))
-    findings = state.findings + _overlaps(run, spans) + _tag_findings(state)
+    findings = state.findings + _overlaps(run, spans) + tag_findings(state)
     return RunCheck(list(state.views.values()), findings, state.listed)
 
 
@@ -134,7 +95,7 @@ class _File:
             self.last = wall_time
 
 
-def _read_file(state: _Run, path: str, data: bytes) -> tuple[float, float] | None:
+def _read_file(state: RunState, path: str, data: bytes) -> tuple[float, float] | None:
     """Read one file of the run into ``state``; the first and last finite wall times of
     its summaries, if any.
 
@@ -177,7 +138,7 @@ def _read_file(state: _Run, path: str, data: bytes) -> tuple[float, float] | Non
     return None if math.isnan(file.first) else (file.first, file.last)
 
 
-def _check_tail(state: _Run, file: _File, data: bytes, records: PlainScalars) -> None:
+def _check_tail(state: RunState, file: _File, data: bytes, records: PlainScalars) -> None:
     """A record header after the last whole record, whose length CRC holds but whose
     length no Event can have: both loaders try to take that much."""
     end = int(records.starts[-1] + records.lengths[-1]) + FOOTER_SIZE if len(records.starts) else 0
@@ -201,13 +162,12 @@ def _check_tail(state: _Run, file: _File, data: bytes, records: PlainScalars) ->
         )
 
 
-_NO_CLIP_FIX = "give every audio value a clip"
 _LONG_VARINT = re.compile(rb"[\x80-\xff]{9}[\x02-\x7f]")  # nine continued bytes, then a last one above 1
 
 BULK = True  # take plain scalar events in bulk (tests switch it off to compare)
 
 
-def _record(state: _Run, file: _File, data: bytes, records: PlainScalars, index: int) -> None:
+def _record(state: RunState, file: _File, data: bytes, records: PlainScalars, index: int) -> None:
     """One record, through protobuf."""
     start, length, data_ok = int(records.starts[index]), int(records.lengths[index]), bool(records.good[index])
     offset, reading, ended = start - 12, file.reading, file.ended
@@ -267,7 +227,7 @@ def _record(state: _Run, file: _File, data: bytes, records: PlainScalars, index:
                     state.other_contents.setdefault(value.tag, [0, event.step])[0] += 1
 
 
-def _check_node_names(state: _Run, event: Event) -> None:
+def _check_node_names(state: RunState, event: Event) -> None:
     """A value with an empty tag and a node_name: the Python loader files its data under
     the node name and its metadata under the empty tag, and then fails listing tags."""
     for value in event.summary.value if event.WhichOneof("what") == "summary" else ():
@@ -286,7 +246,7 @@ def _check_node_names(state: _Run, event: Event) -> None:
             )
 
 
-def _plain_events(state: _Run, file: _File, data: bytes, records: PlainScalars, start: int, end: int) -> None:
+def _plain_events(state: RunState, file: _File, data: bytes, records: PlainScalars, start: int, end: int) -> None:
     """Records ``start`` to ``end``, plain scalar events all, tag by tag: within such a
     stretch no tag's values bear on another's (but for the Python loader's purge in files
     before ``brain.Event:2``, which the stretch then goes through one by one)."""
@@ -319,7 +279,7 @@ def _plain_events(state: _Run, file: _File, data: bytes, records: PlainScalars, 
         python.most_recent_step = int(steps[-1])
 
 
-def _plain_view(state: _Run, tag: str, steps: np.ndarray) -> None:
+def _plain_view(state: RunState, tag: str, steps: np.ndarray) -> None:
     view = state.views.get(tag)
     if view is None:
         view = state.views[tag] = TagView(state.name, tag, "")
@@ -349,216 +309,9 @@ _END_FIXES = {
 }
 
 
-def _lose_event(state: _Run, event: Event, loader: str, reason: str, fix: str) -> None:
+def _lose_event(state: RunState, event: Event, loader: str, reason: str, fix: str) -> None:
     if event.WhichOneof("what") != "summary":
         return
     unread = state.unread[loader]
     for value in event.summary.value:
         unread.setdefault(value.tag, Losses()).lose(reason, fix, event.step)
-
-
-def _tag_findings(state: _Run) -> list[Finding]:
-    findings: list[Finding] = []
-    for tag, view in state.views.items():
-        default, python = state.default.get(tag), state.python.series.get(tag)
-        view.shown[DEFAULT] = _default_shown(state, view, default, findings)
-        view.shown[PYTHON] = _python_shown(state, view, python, findings)
-        for loader in (DEFAULT, PYTHON):
-            view.exact.setdefault(loader, True)
-        if tag in state.other_contents:
-            count, first_step = state.other_contents[tag]
-            findings.append(
-                Finding(
-                    state.name,
-                    tag,
-                    BOTH,
-                    Effect.LOST,
-                    "hyperparameters written again under the same tag with others: the hparams dashboard reads "
-                    "only the tag's first metadata, so the later ones are not shown",
-                    "log the hyperparameters once per run, all of them (each add_hparams call makes a run of its own)",
-                    count,
-                    view.values,
-                    first_step,
-                )
-            )
-        for loader in (DEFAULT, PYTHON):
-            if tag in state.unread[loader]:
-                _report(state, view, loader, state.unread[loader][tag], findings)
-    return findings
-
-
-def _report(state: _Run, view: TagView, loader: str, losses: Losses, findings: list[Finding]) -> None:
-    for (reason, fix), (count, first_step) in losses.lost.items():
-        findings.append(Finding(state.name, view.tag, loader, Effect.LOST, reason, fix, count, view.values, first_step))
-    if losses.replaced:
-        who = (
-            "the default loader shows the later ones"
-            if loader == DEFAULT
-            else "the Python loader shows the later ones (it replaces values only after a second "
-            "SessionLog.START, or in files older than brain.Event:2)"
-        )
-        findings.append(
-            Finding(
-                state.name,
-                view.tag,
-                loader,
-                Effect.REPLACED,
-                f"values written again at the same or an earlier step (a restart, or a step logged twice): {who}",
-                "pass increasing global_step values, unless a restart meant to replace them",
-                losses.replaced,
-                view.values,
-                losses.replaced_from,
-            )
-        )
-
-
-def _sampled(
-    state: _Run, view: TagView, loader: str, kept: int, keeps: int, findings: list[Finding], exact: bool = True
-) -> int:
-    """How many of ``kept`` values a loader keeping ``keeps`` holds (reported if it
-    samples); ``exact``: False when the sample, once full, lost values to drops or
-    replacements, so that fewer may stay."""
-    view.exact[loader] = exact
-    if kept <= keeps:
-        return kept
-    plugin = view.plugin or "PLUGIN"
-    fewer = "" if exact else " (fewer, where values were dropped or replaced after the sample filled)"
-    findings.append(
-        Finding(
-            state.name,
-            view.tag,
-            loader,
-            Effect.SAMPLED,
-            f"{kept} values, more than the {keeps} kept per tag: a random sample is shown, the last value "
-            f"always{fewer}",
-            f"start tensorboard with --samples_per_plugin={plugin}={kept} to keep them all",
-            kept - keeps,
-            view.values,
-        )
-    )
-    return keeps
-
-
-def _default_shown(state: _Run, view: TagView, series: DefaultSeries | None, findings: list[Finding]) -> int:
-    if series is None:
-        return 0
-    _report(state, view, DEFAULT, series.losses, findings)
-    if series.data_class == DATA_CLASS_UNKNOWN:
-        return 0
-    if series.route_fails is not None:
-        lost = sum(series.valid)
-        findings.append(Finding(state.name, view.tag, DEFAULT, Effect.LOST, *series.route_fails, lost, view.values))
-        return 0
-    valid = sum(series.valid)
-    if valid and series.plugin and series.plugin not in CLASS_OF_PLUGIN:
-        findings.append(
-            Finding(
-                state.name, view.tag, BOTH, Effect.NOTE, f"plugin {series.plugin!r}: no built-in dashboard shows it"
-            )
-        )
-    keeps = DEFAULT_KEEPS[series.data_class]
-    return min(valid, _sampled(state, view, DEFAULT, len(series.steps), keeps, findings, series.exact))
-
-
-def _python_shown(state: _Run, view: TagView, series: PythonSeries | None, findings: list[Finding]) -> int:
-    if series is None:
-        stored_none = view.values - sum(
-            count for count, _ in state.unread[PYTHON].get(view.tag, Losses()).lost.values()
-        )
-        if stored_none > 0:  # values without data: nothing to store
-            findings.append(
-                Finding(
-                    state.name,
-                    view.tag,
-                    PYTHON,
-                    Effect.LOST,
-                    "the tag's values hold no data (torch's add_video writes such values when moviepy is "
-                    "missing): the Python loader stores none of them",
-                    "install moviepy for torch's add_video, or use eventwriter's add_video (Pillow alone)",
-                    stored_none,
-                    view.values,
-                )
-            )
-        return 0
-    plugin, data_class = state.python.metadata.get(view.tag, ("", DATA_CLASS_UNKNOWN))
-    if series.unservable is None and data_class == DATA_CLASS_UNKNOWN:
-        fix = "write the plugin metadata with the tag's first value (every SummaryWriter method does)"
-        if view.tag not in state.python.metadata:
-            why = "no value of the tag carries plugin metadata"
-        elif plugin and plugin not in CLASS_OF_PLUGIN:
-            why = f"plugin {plugin!r} has no data class TensorBoard knows and the metadata sets none"
-            fix = UNKNOWN_PLUGIN_FIX
-        else:
-            why = (
-                "the tag's first value in the file that gives its plugin carries no metadata, so it gets no data class"
-            )
-        series.unservable = (f"{why}: the Python loader serves none of the tag's values", fix)
-    if series.unservable is None and data_class == DATA_CLASS_TENSOR:
-        odd = next(
-            (
-                (step, what)
-                for step, kind in zip(series.steps, series.kinds)
-                if (what := odd_kind(kind, plugin, data_class))
-            ),
-            None,
-        )
-        if odd is not None:
-            series.unservable = (
-                f"{odd[1]} at step {odd[0]} under a {plugin} tag: the Python loader's route fails for the whole "
-                "tag (HTTP 500)",
-                "log each kind of data under its own tag",
-            )
-    _report(state, view, PYTHON, series.losses, findings)
-    if series.unservable is not None:
-        lost = len(series.steps)
-        findings.append(Finding(state.name, view.tag, PYTHON, Effect.LOST, *series.unservable, lost, view.values))
-        view.exact[PYTHON] = True
-        return 0
-    if data_class == DATA_CLASS_BLOB_SEQUENCE:
-        return _python_blobs(state, view, series, plugin, findings)
-    return _sampled(state, view, PYTHON, len(series.steps), series.keeps, findings, not series.purged_when_full)
-
-
-def _python_blobs(state: _Run, view: TagView, series: PythonSeries, plugin: str, findings: list[Finding]) -> int:
-    """Images and audio: the Python loader serves the first value of each step, and skips
-    values of another kind."""
-    first_fits: dict[int, bool] = {}
-    odd: dict[str, list[int]] = {}  # what -> [count, first step]
-    repeated, repeated_from = 0, None
-    for step, kind in zip(series.steps, series.kinds):
-        what = odd_kind(kind, plugin, DATA_CLASS_BLOB_SEQUENCE)
-        if what is not None and plugin == "audio":  # the audio route fails on a value of no clip
-            reason = f"{what} at step {step}: the audio route fails for the whole tag (HTTP 500)"
-            lost = len(series.steps)
-            findings.append(Finding(state.name, view.tag, PYTHON, Effect.LOST, reason, _NO_CLIP_FIX, lost, view.values))
-            return 0
-        if what is not None:
-            odd.setdefault(what, [0, step])[0] += 1
-        if step in first_fits:
-            repeated += 1
-            repeated_from = step if repeated_from is None else min(repeated_from, step)
-        else:
-            first_fits[step] = what is None
-    for what, (count, first_step) in odd.items():
-        reason = f"{what} under an {plugin} tag: the Python loader's route skips it"
-        fix = "log each kind of data under its own tag"
-        findings.append(Finding(state.name, view.tag, PYTHON, Effect.LOST, reason, fix, count, view.values, first_step))
-    if repeated:
-        findings.append(
-            Finding(
-                state.name,
-                view.tag,
-                PYTHON,
-                Effect.REPLACED,
-                "values at a step already used: the Python loader shows the first of each step (the default "
-                "loader the last)",
-                "pass a new global_step for each value",
-                repeated,
-                view.values,
-                repeated_from,
-            )
-        )
-    cap = _sampled(state, view, PYTHON, len(series.steps), series.keeps, findings, not series.purged_when_full)
-    if cap < len(series.steps) and (repeated or odd):
-        view.exact[PYTHON] = False  # the sample is taken before the steps are told apart
-    return min(cap, sum(first_fits.values()))
