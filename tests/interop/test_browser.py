@@ -188,6 +188,12 @@ def check_graph(page, server, artifacts):
     lenet.dblclick()  # expand the namespace
     for layer in LENET_LAYERS:
         sync_api.expect(page.locator(f'g.node[data-name="LeNet5/{layer}"]')).to_have_count(1)
+    # the expansion fades the layers in: the screenshot waits until the last is fully drawn
+    last = page.locator(f'g.node[data-name="LeNet5/{LENET_LAYERS[-1]}"]')
+    page.wait_for_function(
+        "node => getComputedStyle(node).opacity === '1' && !node.closest('[style*=opacity]')", arg=last.element_handle()
+    )
+    page.wait_for_timeout(500)  # and the transition's last frame is painted
     page.screenshot(path=os.path.join(artifacts, "graphs.png"))
 
 
