@@ -17,6 +17,7 @@ stops the file there); a truncated tail ends the file quietly (a writer still wr
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ _OTHER_EVENT_FIELDS = (0x1A, 0x22, 0x32, 0x3A, 0x42, 0x4A, 0x52)
 _SOURCE_METADATA = 0x52
 _SCALAR_TENSOR_BYTES = 64  # a one-element tensor takes fewer: larger ones are not parsed for scalars
 _DT_FLOAT, _DT_DOUBLE = 1, 2
+LONG_VARINT = re.compile(rb"[\x80-\xff]{9}[\x02-\x7f]")  # nine continued bytes, then a last one above 1
 
 
 def _crc_table() -> np.ndarray:
@@ -302,6 +304,11 @@ def plain_scalars(data: bytes, path: str) -> PlainScalars:
     has_step = plain & (located.walk.byte(step_at - 1) == _STEP)
     _, after = located.walk.varint(step_at, has_step)
     plain &= ~(has_step & (after - step_at == 10) & (located.walk.byte(after - 1) > 1))
+    # any other varint of ten bytes whose last is above 1 (a length, say): not plain either
+    suspects = [match.start() for match in LONG_VARINT.finditer(data)]
+    if suspects:
+        index = np.searchsorted(located.starts, np.array(suspects), side="right") - 1
+        plain[index[index >= 0]] = False
     names, codes = _tag_names(located.walk, located.tag_start[plain], located.tag_length[plain])
     tag = np.full(len(located.starts), -1, dtype=np.int64)
     tag[plain] = codes

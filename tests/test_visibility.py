@@ -509,3 +509,45 @@ def test_a_symlink_loop_and_hyperparameters_written_twice(tmp_path):
     assert ("up", PYTHON, Effect.NOTE) in found
     assert ("_hparams_/experiment", BOTH, Effect.LOST) in found
     assert [view.run for view in report.tags] == ["a/sub", "a/sub"]  # the loop read once
+
+
+def test_a_ten_byte_length_over_64_bits_is_no_plain_scalar(tmp_path):
+    """A summary length written in ten bytes whose last is above 1: the data server stops
+    there (and Python's protobuf refuses it too), bulk path or not."""
+    import struct
+
+    from eventwriter.visibility import runs
+
+    value = Summary(value=[simple("x", 1.0)]).SerializeToString()
+    long_length = bytes([len(value) | 0x80]) + b"\x80" * 8 + b"\x02"
+    record = b"\x09" + struct.pack("<d", WALL) + b"\x10\x01\x2a" + long_length + value
+    good = [summary(s, simple("x", s)).SerializeToString() for s in (0, 2)]
+    write_file(str(tmp_path / "run"), [file_version(), good[0], record, good[1]])
+    bulk = check_logdir(str(tmp_path))
+    runs.BULK = False
+    try:
+        one_by_one = check_logdir(str(tmp_path))
+    finally:
+        runs.BULK = True
+    assert bulk.tags == one_by_one.tags and bulk.findings == one_by_one.findings
+    ((default, python),) = [(view.shown[DEFAULT], view.shown[PYTHON]) for view in bulk.tags]
+    assert (default, python) == (1, 1) and bulk.loses_data
+
+
+def test_the_same_hyperparameters_twice_in_another_order_lose_nothing(tmp_path):
+    from eventwriter.proto.hparams_pb2 import HParamInfo, HParamsPluginData
+
+    def experiment(*names):
+        data = HParamsPluginData(version=0)
+        data.experiment.hparam_infos.extend(HParamInfo(name=name) for name in names)
+        value = Summary.Value(tag="_hparams_/experiment")
+        value.metadata.plugin_data.plugin_name = "hparams"
+        value.metadata.plugin_data.content = data.SerializeToString()
+        return value
+
+    run = str(tmp_path / "run")
+    write_file(run, [file_version(), summary(0, experiment("lr", "bs")), summary(0, experiment("bs", "lr"))])
+    assert check_logdir(str(tmp_path)).findings == []  # not lost, and no "replaced" for hparams either
+    write_file(run, [summary(0, experiment("lr", "bs", "epochs"))], name="events.out.tfevents.9.more")
+    (finding,) = check_logdir(str(tmp_path)).findings
+    assert (finding.loader, finding.effect, finding.count) == (BOTH, Effect.LOST, 1)

@@ -283,6 +283,19 @@ def write_cases(logdir):
         join(logdir, "audio_with_simple"),
         [file_version(), summary(0, clip(1, True)), summary(1, simple("a", 1.0)), summary(2, clip(1))],
     )
+    empty = tensor_value("a", [], dtype=DT_STRING, shape=(0,), plugin="audio")
+    write_file(
+        join(logdir, "audio_rank1_empty"), [file_version(), summary(0, empty), summary(1, clip(1)), summary(2, clip(1))]
+    )
+    write_file(
+        join(logdir, "audio_sampled_no_clip"),
+        [file_version(), summary(0, clip(0, True)), *(summary(s, clip(1)) for s in range(1, 30))],
+    )
+    lying = [
+        tensor_value("i", ["1", "1", "png"], dtype=DT_STRING, shape=(1,), plugin="images", metadata=s == 0)
+        for s in range(3)
+    ]
+    write_file(join(logdir, "image_shape_lies"), [file_version(), *(summary(s, lying[s]) for s in range(3))])
     write_file(
         join(logdir, "early_resume"),
         [file_version(), *(summary(s, simple("x", s)) for s in [*range(10), *range(5, 1200)])],
@@ -355,6 +368,9 @@ EXPECTED = {
     ("audio_of_no_clip", "a"): (0, 0),
     ("audio_with_simple", "a"): (2, 3),
     ("early_resume", "x"): (1000, 1000),
+    ("audio_rank1_empty", "a"): (0, 0),
+    ("audio_sampled_no_clip", "a"): (10, 10),
+    ("image_shape_lies", "i"): (3, 0),
     ("wrong_wire_type", "x"): (1, 3),
     ("overlong_varint", "x"): (1, 3),
 }
@@ -364,6 +380,7 @@ INEXACT = {
     ("sample_then_restart", "x"): {"default"},
     ("dropped_in_sample", "x"): {"default"},
     ("purge_after_sample", "t"): {"python"},
+    ("audio_sampled_no_clip", "a"): {"default", "python"},
 }
 
 

@@ -146,7 +146,7 @@ def default_event(tags: dict[str, DefaultSeries], dropped: dict[str, Losses], ev
             if series.unknown_reason is not None:
                 series.losses.lose(*series.unknown_reason, event.step)
             continue
-        series.offer(event.step, default_refusal(value, series))
+        series.offer(event.step, default_refusal(value, series, event.step))
 
 
 def default_plain(tags: dict[str, DefaultSeries], tag: str, steps: np.ndarray) -> None:
@@ -201,7 +201,7 @@ def other_kind(kind: str, series: DefaultSeries) -> tuple[str, str]:
     )
 
 
-def default_refusal(value: Summary.Value, series: DefaultSeries) -> tuple[str, str] | None:
+def default_refusal(value: Summary.Value, series: DefaultSeries, step: int = 0) -> tuple[str, str] | None:
     """Why the default loader drops this value of the series, or None if it keeps it."""
     kind = value.WhichOneof("value") or ""
     data_class = series.data_class
@@ -238,13 +238,18 @@ def default_refusal(value: Summary.Value, series: DefaultSeries) -> tuple[str, s
     tensor = value.tensor
     if kind == "tensor" and tensor.dtype == DT_STRING:
         shape = [dim.size for dim in tensor.tensor_shape.dim]
-        if len(shape) == 1 and series.plugin == "images" and shape[0] < 3:
+        strings = len(tensor.string_val)  # what the data server counts (the shape tells only the rank)
+        if len(shape) == 1 and series.plugin == "images" and strings < 3:
             return (
-                f"an image tensor of {shape[0]} string(s), not [width, height, image, ...]: the images route skips it",
+                f"an image tensor of {strings} string(s), not [width, height, image, ...]: the images route skips it",
                 "log images with add_image",
             )
-        if len(shape) == 2 and shape[1] == 2 and series.plugin == "audio" and shape[0] == 0 and not series.route_fails:
-            series.route_fails = ("an audio value of no clip: the audio route fails for the whole tag (HTTP 500)", "")
+        audio = len(shape) == 1 or (len(shape) == 2 and shape[1] == 2)
+        if series.plugin == "audio" and audio and strings == 0 and not series.route_fails:
+            series.route_fails = (
+                f"an audio value of no clip at step {step}: the audio route fails for the whole tag (HTTP 500)",
+                "give every audio value a clip",
+            )
         if len(shape) == 1 or (len(shape) == 2 and shape[1] == 2 and series.plugin == "audio"):
             return None
         if not shape and len(tensor.string_val) == 1 and series.plugin in GRAPH_PLUGINS:

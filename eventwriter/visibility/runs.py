@@ -8,7 +8,6 @@ a finding here; what each loader then shows of each tag is ``verdicts``'.
 from __future__ import annotations
 
 import math
-import re
 import struct
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,8 +15,9 @@ from typing import cast
 
 import numpy as np
 
-from eventwriter.columns import PlainScalars, plain_scalars
+from eventwriter.columns import LONG_VARINT, PlainScalars, plain_scalars
 from eventwriter.proto.event_pb2 import Event
+from eventwriter.proto.hparams_pb2 import HParamsPluginData
 from eventwriter.record import FOOTER_SIZE, HEADER_SIZE, footer
 from eventwriter.visibility.default_loader import default_event, default_plain
 from eventwriter.visibility.findings import BOTH, DEFAULT, PYTHON, Effect, Finding
@@ -162,8 +162,6 @@ def _check_tail(state: RunState, file: _File, data: bytes, records: PlainScalars
         )
 
 
-_LONG_VARINT = re.compile(rb"[\x80-\xff]{9}[\x02-\x7f]")  # nine continued bytes, then a last one above 1
-
 BULK = True  # take plain scalar events in bulk (tests switch it off to compare)
 
 
@@ -204,7 +202,7 @@ def _record(state: RunState, file: _File, data: bytes, records: PlainScalars, in
         # again) or that hold what may be a varint of more than 64 bits are walked.
         event.DiscardUnknownFields()
         payload = data[start : start + length]
-        if (event.ByteSize() != length or _LONG_VARINT.search(payload)) and not prost_decodes(payload):
+        if (event.ByteSize() != length or LONG_VARINT.search(payload)) and not prost_decodes(payload):
             _end(ended, reading, DEFAULT, file.name, offset, "a record the data server's decoder refuses")
     if reading[DEFAULT] and math.isnan(event.wall_time):
         _end(ended, reading, DEFAULT, file.name, offset, "an event whose wall_time is NaN")
@@ -222,7 +220,7 @@ def _record(state: RunState, file: _File, data: bytes, records: PlainScalars, in
         for value in event.summary.value:
             state.view(value, event.step)
             if value.metadata.plugin_data.plugin_name == "hparams":
-                content = value.metadata.plugin_data.content
+                content = _hparams_key(value.metadata.plugin_data.content)
                 if state.contents.setdefault(value.tag, content) != content:
                     state.other_contents.setdefault(value.tag, [0, event.step])[0] += 1
 
@@ -244,6 +242,23 @@ def _check_node_names(state: RunState, event: Event) -> None:
                     "give every value a tag",
                 )
             )
+
+
+def _hparams_key(content: bytes) -> bytes:
+    """The hparams a plugin content holds, in a form that is the same for the same
+    hparams: infos sorted by name, maps in key order, creation and start times left out."""
+    try:
+        data = HParamsPluginData.FromString(content)
+    except Exception:  # no HParamsPluginData: compared as it is
+        return content
+    experiment = data.experiment
+    infos = sorted(info.SerializeToString(deterministic=True) for info in experiment.hparam_infos)
+    infos += sorted(info.SerializeToString(deterministic=True) for info in experiment.metric_infos)
+    del experiment.hparam_infos[:], experiment.metric_infos[:]
+    experiment.time_created_secs = 0
+    if data.HasField("session_start_info"):
+        data.session_start_info.start_time_secs = 0
+    return b"\0".join([data.SerializeToString(deterministic=True), *infos])
 
 
 def _plain_events(state: RunState, file: _File, data: bytes, records: PlainScalars, start: int, end: int) -> None:

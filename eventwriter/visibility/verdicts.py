@@ -48,7 +48,7 @@ def tag_findings(state: RunState) -> list[Finding]:
 def _report(state: RunState, view: TagView, loader: str, losses: Losses, findings: list[Finding]) -> None:
     for (reason, fix), (count, first_step) in losses.lost.items():
         findings.append(Finding(state.name, view.tag, loader, Effect.LOST, reason, fix, count, view.values, first_step))
-    if losses.replaced:
+    if losses.replaced and view.plugin != "hparams":  # hparams: the dashboard keeps the first (LOST, if others)
         who = (
             "the default loader shows the later ones"
             if loader == DEFAULT
@@ -76,7 +76,7 @@ def _sampled(
     """How many of ``kept`` values a loader keeping ``keeps`` holds (reported if it
     samples); ``exact``: False when the sample, once full, lost values to drops or
     replacements, so that fewer may stay."""
-    view.exact[loader] = exact
+    view.exact[loader] = exact and view.exact.get(loader, True)
     if kept <= keeps:
         return kept
     plugin = view.plugin or "PLUGIN"
@@ -103,10 +103,15 @@ def _default_shown(state: RunState, view: TagView, series: DefaultSeries | None,
     _report(state, view, DEFAULT, series.losses, findings)
     if series.data_class == DATA_CLASS_UNKNOWN:
         return 0
-    if series.route_fails is not None:
+    if series.route_fails is not None and len(series.steps) <= series.keeps:
         lost = sum(series.valid)
         findings.append(Finding(state.name, view.tag, DEFAULT, Effect.LOST, *series.route_fails, lost, view.values))
         return 0
+    if series.route_fails is not None:  # the sample may leave that value out
+        reason, fix = series.route_fails
+        reason = f"{reason}, if the loader's random sample keeps that value"
+        findings.append(Finding(state.name, view.tag, DEFAULT, Effect.LOST, reason, fix, None, view.values))
+        view.exact[DEFAULT] = False
     valid = sum(series.valid)
     if valid and series.plugin and series.plugin not in CLASS_OF_PLUGIN:
         findings.append(
@@ -185,6 +190,14 @@ def _python_blobs(state: RunState, view: TagView, series: PythonSeries, plugin: 
     repeated, repeated_from = 0, None
     for step, kind in zip(series.steps, series.kinds):
         what = odd_kind(kind, plugin, DATA_CLASS_BLOB_SEQUENCE)
+        if what is not None and plugin == "audio" and len(series.steps) > series.keeps and view.exact.get(PYTHON, True):
+            reason = f"{what} at step {step}: the audio route fails for the whole tag (HTTP 500), if the loader's "
+            reason += "random sample keeps that value"
+            findings.append(Finding(state.name, view.tag, PYTHON, Effect.LOST, reason, _NO_CLIP_FIX, None, view.values))
+            view.exact[PYTHON] = False
+            continue
+        if what is not None and plugin == "audio" and len(series.steps) > series.keeps:
+            continue  # reported once
         if what is not None and plugin == "audio":  # the audio route fails on a value of no clip
             reason = f"{what} at step {step}: the audio route fails for the whole tag (HTTP 500)"
             lost = len(series.steps)
