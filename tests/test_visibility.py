@@ -513,7 +513,7 @@ def test_a_symlink_loop_and_hyperparameters_written_twice(tmp_path):
 
 def test_a_ten_byte_length_over_64_bits_is_no_plain_scalar(tmp_path):
     """A summary length written in ten bytes whose last is above 1: the data server stops
-    there (and Python's protobuf refuses it too), bulk path or not."""
+    there (and the Python loader too, where its protobuf refuses it), bulk path or not."""
     import struct
 
     from eventwriter.visibility import runs
@@ -530,8 +530,13 @@ def test_a_ten_byte_length_over_64_bits_is_no_plain_scalar(tmp_path):
     finally:
         runs.BULK = True
     assert bulk.tags == one_by_one.tags and bulk.findings == one_by_one.findings
+    try:  # upb refuses the record (as TensorBoard's loader, on it, then does); protobuf 3.20's pure Python takes it
+        Event.FromString(record)
+        python_takes_it = True
+    except Exception:
+        python_takes_it = False
     ((default, python),) = [(view.shown[DEFAULT], view.shown[PYTHON]) for view in bulk.tags]
-    assert (default, python) == (1, 1) and bulk.loses_data
+    assert (default, python) == (1, 3 if python_takes_it else 1) and bulk.loses_data
 
 
 def test_the_same_hyperparameters_twice_in_another_order_lose_nothing(tmp_path):
